@@ -5,12 +5,13 @@
 # %% auto #0
 __all__ = []
 
-# %% ../nbs/99_all.ipynb #69890341
+# %% ../nbs/99_all.ipynb #c1f38a8d
 from pathlib import Path
 import numpy as np, cv2
-from . import core, metainfo, cli
+from . import core, metainfo, synthetic, cli
 from .core import *
 from .metainfo import *
+from .synthetic import *
 from .cli import *
 
-__all__ = ['Path', 'np', 'cv2'] + core.__all__ + metainfo.__all__ + cli.__all__
+__all__ = ['Path', 'np', 'cv2'] + core.__all__ + metainfo.__all__ + synthetic.__all__ + cli.__all__
