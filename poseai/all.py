@@ -5,7 +5,7 @@
 # %% auto #0
 __all__ = []
 
-# %% ../nbs/99_all.ipynb #c1f38a8d
+# %% ../nbs/99_all.ipynb #da2d1428
 from pathlib import Path
 import numpy as np, cv2
 from . import core, metainfo, synthetic, cli
