@@ -5,13 +5,16 @@
 # %% auto #0
 __all__ = []
 
-# %% ../nbs/99_all.ipynb #da2d1428
+# %% ../nbs/99_all.ipynb #fe303d1d
 from pathlib import Path
 import numpy as np, cv2
-from . import core, metainfo, synthetic, cli
+from . import core, metainfo, datasets, transforms, synthetic, dataloaders, cli
 from .core import *
 from .metainfo import *
+from .datasets import *
+from .transforms import *
 from .synthetic import *
+from .dataloaders import *
 from .cli import *
 
-__all__ = ['Path', 'np', 'cv2'] + core.__all__ + metainfo.__all__ + synthetic.__all__ + cli.__all__
+__all__ = ['Path', 'np', 'cv2'] + sum((m.__all__ for m in (core, metainfo, datasets, transforms, synthetic, dataloaders, cli)), [])

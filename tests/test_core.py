@@ -91,3 +91,37 @@ def test_flip_bbox_xyxy_is_an_involution_and_keeps_order(x1, y1, w, h, direction
 
 def test_bad_direction_is_named():
     with pytest.raises(ValueError, match='upside'): flip_keypoints(np.zeros((1, 2)), None, (10, 10), [0], 'upside')
+
+# --- every box/keypoint function against MMPose 1.3.2 on random inputs (tests/data/make_mmpose_geometry.py made the file) ---
+@pytest.fixture(scope='module')
+def geo():
+    from pathlib import Path
+    return np.load(Path(__file__).with_name('data') / 'mmpose_geometry.npz')
+
+def assert_same(ours, mmpose):
+    "Bit-identical values and the same dtype as MMPose's."
+    assert np.asarray(ours).dtype == mmpose.dtype, (np.asarray(ours).dtype, mmpose.dtype)
+    np.testing.assert_array_equal(ours, mmpose)
+
+def test_box_conversions_are_bit_identical(geo):
+    assert_same(bbox_xyxy2xywh(geo['xyxy']), geo['xywh'])
+    assert_same(bbox_xywh2xyxy(geo['xywh']), geo['xywh2xyxy'])
+    for p in (1., 1.25):
+        center, scale = bbox_xyxy2cs(geo['xyxy'], p)
+        assert_same(center, geo[f'c{p}']); assert_same(scale, geo[f's{p}'])
+        assert_same(np.concatenate(bbox_xywh2cs(geo['xywh'], p), 1), np.concatenate([geo[f'c2{p}'], geo[f's2{p}']], 1))
+        assert_same(bbox_cs2xyxy(center, scale, p), geo[f'cs2xyxy{p}'])
+        assert_same(bbox_cs2xywh(center, scale, p), geo[f'cs2xywh{p}'])
+    assert_same(bbox_clip_border(geo['xyxy'] - 100, (300, 200)), geo['clip'])
+
+@pytest.mark.parametrize('fmt', ['xywh', 'xyxy', 'center'])
+@pytest.mark.parametrize('direction', ['horizontal', 'vertical', 'diagonal'])
+def test_flip_bbox_is_bit_identical(geo, fmt, direction):
+    box = geo['xyxy'] if fmt == 'xyxy' else geo['xywh'] if fmt == 'xywh' else geo['xyxy'][:, :2]
+    assert_same(flip_bbox(box, (640, 480), fmt, direction), geo[f'flip_{fmt}_{direction}'])
+
+@pytest.mark.parametrize('direction', ['horizontal', 'vertical', 'diagonal'])
+def test_flip_keypoints_is_bit_identical(geo, direction):
+    flip_indices = [0, 2, 1, 4, 3, 6, 5, 8, 7, 10, 9, 12, 11, 14, 13, 16, 15]
+    kps, vis = flip_keypoints(geo['kps'], geo['vis'], (640, 480), flip_indices, direction)
+    assert_same(kps, geo[f'fk_{direction}']); assert_same(vis, geo[f'fv_{direction}'])
