@@ -3,7 +3,8 @@
 Usage: python bench/dataloader.py [--workers 2] [--bs 64] [--batches 30] [--images 256]
 
 Data: a synthetic COCO dataset of 640x480 JPEGs (COCO-sized images, made once in a temporary folder). Prints samples/s of
-  - the loader alone on the CPU with 0 and `--workers` worker processes (batches collated, nothing moved),
+  - the loader alone on the CPU with 0 and `--workers` worker processes (batches collated, nothing moved), and with
+    `group_by_image=True` (each image decoded once for all its people),
   - end to end into the device (`cuda` when present): batches copied (pinned, uint8), photometric + normalisation there, synchronised,
 and the ratio end-to-end / loader-alone with the same workers, measured in the same run: near 1 means the device side costs
 nothing and the GPU is fed as fast as the workers crop. Last line: `dataloader: workers=<W> loader=<samples/s> device=<samples/s>`.
@@ -31,13 +32,18 @@ def main(workers=2, bs=64, batches=20, images=1024):
         print(f'synthetic data: {images} images 640x480, {len(ds)} people, made in {time.perf_counter() - t0:.1f} s; bs={bs}, {batches} batches')
         for path in {r['img_path'] for r in ds.data_list}: Path(path).read_bytes()   # every run reads from the page cache
         cpu = torch.device('cpu')
-        def loader(w, device): return PoseDataLoaders.from_datasets(ds, bs=bs, num_workers=w, seed=0, device=device).train
+        def loader(w, device, group_by_image=False):
+            return PoseDataLoaders.from_datasets(ds, bs=bs, num_workers=w, seed=0, device=device, group_by_image=group_by_image).train
         plain = {}
         for w in sorted({0, workers}):
             dl = loader(w, cpu)
             dl.after_batch = lambda b: b                                   # loader alone: collated uint8, no device work
             plain[w] = samples_per_s(dl, batches)
             print(f'  loader alone, {w} workers:             {plain[w]:8.1f} samples/s')
+        dl = loader(workers, cpu, group_by_image=True)
+        dl.after_batch = lambda b: b
+        grouped = samples_per_s(dl, batches)
+        print(f'  loader alone, {workers} workers, group_by_image: {grouped:8.1f} samples/s')
         device = torch.device('cuda') if torch.cuda.is_available() else cpu
         sync = torch.cuda.synchronize if device.type == 'cuda' else (lambda: None)
         end_to_end = samples_per_s(loader(workers, device), batches, sync)

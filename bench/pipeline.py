@@ -6,7 +6,9 @@ Times `topdown_pipeline()` (decode, bbox -> centre/scale, flip, half body, bbox 
 and keypoints a worker ships), best of 3 rounds of SECONDS (default 3), with and without decoding, with OpenCV on one
 thread (per core) and on its default threads. When MMPose 1.3.2's venv exists (~/.cache/mmpose-peer, made by
 shared/peer/install_mmpose.sh) it then runs shared/peer/bench_mmpose_pipeline.py (MMPose's equivalent pipeline, which also
-builds MSRA heatmaps) twice, as it runs and with OpenCV on one thread, and prints the ratios. The last line is `pipeline: full=<samples/s> no_decode=<samples/s>`, per core.
+builds MSRA heatmaps) twice, as it runs and with OpenCV on one thread, and prints the ratios. It also times the full
+pipeline decoding each image once for all its people, in a row (what `PoseDataLoaders(..., group_by_image=True)` does).
+The last line is `pipeline: full=<samples/s> no_decode=<samples/s> grouped=<samples/s>`, per core.
 """
 import os, re, subprocess, sys, time, warnings
 from pathlib import Path
@@ -62,12 +64,17 @@ def main(samples=SHARED / 'data/samples', budget=3.):
     full, no_decode = poseai_rates(ds, budget)
     print(f'  per core (OpenCV 1 thread): full {full:7.1f}   no_decode {no_decode:7.1f} samples/s')
     print(f'  per core, the full pipeline runs at {full / decode:.0%} of the bare decode rate')
+    cached = topdown_pipeline((192, 256), seed=0, decode_cache=1)   # group_by_image: an image's people in a row, one decode
+    grouped = rate(lambda i: cached(ds[i]), len(ds), budget)
+    print(f'  per core, one decode per image (group_by_image, {len(ds)} people in {len({r["img_path"] for r in ds.data_list})} images): '
+          f'full {grouped:7.1f} samples/s')
     if not PEER_PYTHON.exists(): print(f'mmpose: {PEER_PYTHON} is absent, no comparison (see shared/peer/install_mmpose.sh)')
     else:
         for one_thread, label in ((False, 'as its bench runs (OpenCV default threads)'), (True, 'per core (OpenCV 1 thread)')):
             mm_full, mm_no_decode = mmpose_rates(samples, budget, one_thread)
             print(f'mmpose 1.3.2 {label}, same run, with MSRA heatmaps: full {mm_full:7.1f}   no_decode {mm_no_decode:7.1f} samples/s')
-            print(f'  ratio poseai per core / this: full {full / mm_full:.2f}x   no_decode {no_decode / mm_no_decode:.2f}x')
-    print(f'pipeline: full={full:.1f} no_decode={no_decode:.1f}')
+            print(f'  ratio poseai per core / this: full {full / mm_full:.2f}x   no_decode {no_decode / mm_no_decode:.2f}x   '
+                  f'full with one decode per image {grouped / mm_full:.2f}x')
+    print(f'pipeline: full={full:.1f} no_decode={no_decode:.1f} grouped={grouped:.1f}')
 
 if __name__ == '__main__': main(*sys.argv[1:])
