@@ -305,6 +305,8 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                                                                     'poseai/heatmap_codecs.py'),
                                        'poseai.heatmap_codecs._newton_step': ( 'heatmap_codecs.html#_newton_step',
                                                                                'poseai/heatmap_codecs.py'),
+                                       'poseai.heatmap_codecs._paste_patches': ( 'heatmap_codecs.html#_paste_patches',
+                                                                                 'poseai/heatmap_codecs.py'),
                                        'poseai.heatmap_codecs._patch_axis': ('heatmap_codecs.html#_patch_axis', 'poseai/heatmap_codecs.py'),
                                        'poseai.heatmap_codecs._reflect101': ('heatmap_codecs.html#_reflect101', 'poseai/heatmap_codecs.py'),
                                        'poseai.heatmap_codecs._single_instance': ( 'heatmap_codecs.html#_single_instance',
