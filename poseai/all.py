@@ -5,10 +5,10 @@
 # %% auto #0
 __all__ = []
 
-# %% ../nbs/99_all.ipynb #f1272e23
+# %% ../nbs/99_all.ipynb #29458f30
 from pathlib import Path
 import numpy as np, cv2
-from . import core, metainfo, datasets, transforms, synthetic, dataloaders, heatmap_codecs, coord_codecs, cli
+from . import core, metainfo, datasets, transforms, synthetic, dataloaders, heatmap_codecs, coord_codecs, registry, cli
 from .core import *
 from .metainfo import *
 from .datasets import *
@@ -17,6 +17,7 @@ from .synthetic import *
 from .dataloaders import *
 from .heatmap_codecs import *
 from .coord_codecs import *
+from .registry import *
 from .cli import *
 
-__all__ = ['Path', 'np', 'cv2'] + sum((m.__all__ for m in (core, metainfo, datasets, transforms, synthetic, dataloaders, heatmap_codecs, coord_codecs, cli)), [])
+__all__ = ['Path', 'np', 'cv2'] + sum((m.__all__ for m in (core, metainfo, datasets, transforms, synthetic, dataloaders, heatmap_codecs, coord_codecs, registry, cli)), [])
