@@ -5,10 +5,10 @@
 # %% auto #0
 __all__ = []
 
-# %% ../nbs/99_all.ipynb #29458f30
+# %% ../nbs/99_all.ipynb #e6c6692a
 from pathlib import Path
 import numpy as np, cv2
-from . import core, metainfo, datasets, transforms, synthetic, dataloaders, heatmap_codecs, coord_codecs, registry, cli
+from . import core, metainfo, datasets, transforms, synthetic, dataloaders, heatmap_codecs, coord_codecs, registry, backbones, hrnet, necks, cli
 from .core import *
 from .metainfo import *
 from .datasets import *
@@ -18,6 +18,9 @@ from .dataloaders import *
 from .heatmap_codecs import *
 from .coord_codecs import *
 from .registry import *
+from .backbones import *
+from .hrnet import *
+from .necks import *
 from .cli import *
 
-__all__ = ['Path', 'np', 'cv2'] + sum((m.__all__ for m in (core, metainfo, datasets, transforms, synthetic, dataloaders, heatmap_codecs, coord_codecs, registry, cli)), [])
+__all__ = ['Path', 'np', 'cv2'] + sum((m.__all__ for m in (core, metainfo, datasets, transforms, synthetic, dataloaders, heatmap_codecs, coord_codecs, registry, backbones, hrnet, necks, cli)), [])
