@@ -5,10 +5,10 @@
 # %% auto #0
 __all__ = []
 
-# %% ../nbs/99_all.ipynb #e6c6692a
+# %% ../nbs/99_all.ipynb #a52d993a
 from pathlib import Path
 import numpy as np, cv2
-from . import core, metainfo, datasets, transforms, synthetic, dataloaders, heatmap_codecs, coord_codecs, registry, backbones, hrnet, necks, cli
+from . import core, metainfo, datasets, transforms, synthetic, dataloaders, heatmap_codecs, coord_codecs, registry, backbones, hrnet, necks, light_backbones, classic_backbones, cli
 from .core import *
 from .metainfo import *
 from .datasets import *
@@ -21,6 +21,8 @@ from .registry import *
 from .backbones import *
 from .hrnet import *
 from .necks import *
+from .light_backbones import *
+from .classic_backbones import *
 from .cli import *
 
-__all__ = ['Path', 'np', 'cv2'] + sum((m.__all__ for m in (core, metainfo, datasets, transforms, synthetic, dataloaders, heatmap_codecs, coord_codecs, registry, backbones, hrnet, necks, cli)), [])
+__all__ = ['Path', 'np', 'cv2'] + sum((m.__all__ for m in (core, metainfo, datasets, transforms, synthetic, dataloaders, heatmap_codecs, coord_codecs, registry, backbones, hrnet, necks, light_backbones, classic_backbones, cli)), [])
