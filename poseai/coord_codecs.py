@@ -7,6 +7,7 @@ from __future__ import annotations
 import math
 import numpy as np, torch
 from .core import PoseaiError
+from .registry import KEYPOINT_CODECS
 from .heatmap_codecs import MSRAHeatmap, _batch_inputs, get_simcc_maximum, get_simcc_maximum_batch, refine_simcc_dark, refine_simcc_dark_batch
 
 # %% auto #0
@@ -19,6 +20,7 @@ def _check_regression_outputs(encoded):
         raise PoseaiError(f'regression outputs need 2 (x, y) or 4 (x, y, sigma_x, sigma_y) numbers per keypoint, got {encoded.shape[-1]}')
 
 # %% ../nbs/07_coord_codecs.ipynb #fceff109
+@KEYPOINT_CODECS.register_module()
 class RegressionLabel:
     "Keypoints as coordinates divided by the input size `(w, h)` (MMPose's `RegressionLabel`)."
     def __init__(self, input_size): self.input_size = tuple(input_size)
@@ -55,6 +57,7 @@ def _unit_mass(heatmaps):
     "Heatmaps `(..., H, W)` (array or tensor) divided by their sums; MMPose adds 1e-24 so that empty maps stay 0."
     return heatmaps / (heatmaps.sum((-2, -1))[..., None, None] + 1e-24)
 
+@KEYPOINT_CODECS.register_module()
 class IntegralRegressionLabel:
     "Normalised coordinates plus MSRA heatmaps that sum to 1, the targets of integral regression (MMPose's `IntegralRegressionLabel`)."
     def __init__(self, input_size, heatmap_size, sigma, unbiased=False, blur_kernel_size=11, normalize=True):
@@ -106,6 +109,7 @@ def _simcc_standard_batch(mu, size, smooth, on):
     return torch.where(bins == mu[..., None], 1. - smooth, smooth / (size - 1)) * on[..., None]
 
 # %% ../nbs/07_coord_codecs.ipynb #66ec0a2f
+@KEYPOINT_CODECS.register_module()
 class SimCCLabel:
     "Keypoints as 1-D classification targets over `simcc_split_ratio` bins per pixel along x and y (MMPose's `SimCCLabel`)."
     def __init__(self, input_size, smoothing_type='gaussian', sigma=6.0, simcc_split_ratio=2.0, label_smooth_weight=0.0,

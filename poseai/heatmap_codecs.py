@@ -11,6 +11,7 @@ import numpy as np, cv2, torch
 import torch.nn.functional as F
 from fastcore.basics import store_attr
 from .core import PoseaiError
+from .registry import KEYPOINT_CODECS
 
 # %% auto #0
 __all__ = ['get_heatmap_maximum', 'get_heatmap_maximum_batch', 'refine_keypoints', 'refine_keypoints_batch',
@@ -134,6 +135,7 @@ def _batch_inputs(keypoints, keypoints_visible):
     return keypoints, torch.ones_like(keypoints[..., 0]) if keypoints_visible is None else keypoints_visible.to(keypoints)
 
 # %% ../nbs/06_heatmap_codecs.ipynb #efce7060
+@KEYPOINT_CODECS.register_module()
 class MSRAHeatmap:
     "Keypoints <-> Gaussian heatmaps (Xiao et al. 2018); with `unbiased`, DARK's exact-centre targets and Newton-step decoding."
     def __init__(self, input_size, heatmap_size, sigma, unbiased=False, blur_kernel_size=11):
@@ -368,6 +370,7 @@ def generate_offset_heatmap_batch(heatmap_size, keypoints, keypoints_visible, ra
     return maps.reshape(B, K * 3, H, W), keypoints_visible.clone()
 
 # %% ../nbs/06_heatmap_codecs.ipynb #de2af9bb
+@KEYPOINT_CODECS.register_module()
 class UDPHeatmap:
     "Keypoints <-> UDP heatmaps (Huang et al. 2020): exact-centre Gaussians (`'gaussian'`) or discs with offset maps (`'combined'`)."
     def __init__(self, input_size, heatmap_size, heatmap_type='gaussian', sigma=2., radius_factor=0.0546875, blur_kernel_size=11):
@@ -420,6 +423,7 @@ class UDPHeatmap:
         return keypoints / keypoints.new_tensor([W - 1, H - 1]) * keypoints.new_tensor(self.input_size), scores
 
 # %% ../nbs/06_heatmap_codecs.ipynb #d80bc14f
+@KEYPOINT_CODECS.register_module()
 class MegviiHeatmap:
     "Keypoints <-> Megvii heatmaps (CPN, MSPN): a pixel blurred by OpenCV's Gaussian of `kernel_size`, peaking at 255."
     def __init__(self, input_size, heatmap_size, kernel_size):
