@@ -5,10 +5,10 @@
 # %% auto #0
 __all__ = []
 
-# %% ../nbs/99_all.ipynb #a52d993a
+# %% ../nbs/99_all.ipynb #7ffb9fae
 from pathlib import Path
 import numpy as np, cv2
-from . import core, metainfo, datasets, transforms, synthetic, dataloaders, heatmap_codecs, coord_codecs, registry, backbones, hrnet, necks, light_backbones, classic_backbones, cli
+from . import core, metainfo, datasets, transforms, synthetic, dataloaders, heatmap_codecs, coord_codecs, registry, backbones, hrnet, necks, light_backbones, classic_backbones, resnet_variants, losses, heads, estimators, cli
 from .core import *
 from .metainfo import *
 from .datasets import *
@@ -23,6 +23,10 @@ from .hrnet import *
 from .necks import *
 from .light_backbones import *
 from .classic_backbones import *
+from .resnet_variants import *
+from .losses import *
+from .heads import *
+from .estimators import *
 from .cli import *
 
-__all__ = ['Path', 'np', 'cv2'] + sum((m.__all__ for m in (core, metainfo, datasets, transforms, synthetic, dataloaders, heatmap_codecs, coord_codecs, registry, backbones, hrnet, necks, light_backbones, classic_backbones, cli)), [])
+__all__ = ['Path', 'np', 'cv2'] + sum((m.__all__ for m in (core, metainfo, datasets, transforms, synthetic, dataloaders, heatmap_codecs, coord_codecs, registry, backbones, hrnet, necks, light_backbones, classic_backbones, resnet_variants, losses, heads, estimators, cli)), [])

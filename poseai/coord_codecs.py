@@ -62,7 +62,7 @@ class IntegralRegressionLabel:
     "Normalised coordinates plus MSRA heatmaps that sum to 1, the targets of integral regression (MMPose's `IntegralRegressionLabel`)."
     def __init__(self, input_size, heatmap_size, sigma, unbiased=False, blur_kernel_size=11, normalize=True):
         self.heatmap_codec = MSRAHeatmap(input_size, heatmap_size, sigma, unbiased, blur_kernel_size)
-        self.keypoint_codec, self.normalize = RegressionLabel(input_size), normalize
+        self.keypoint_codec, self.normalize, self.input_size = RegressionLabel(input_size), normalize, tuple(input_size)
 
     def _with_heatmaps(self, encoded, heatmaps): return dict(encoded, heatmaps=_unit_mass(heatmaps) if self.normalize else heatmaps)
 
