@@ -1,5 +1,7 @@
 "ResNet backbones: shapes and parameter counts against torchvision, state dict names against MMPose's model zoo, checkpoint loading, freezing."
 import json, pytest, torch, torch.nn as nn, torchvision
+import numpy as np
+from pathlib import Path
 from conftest import shared_file
 from poseai.core import PoseaiError
 from poseai.registry import MODELS
@@ -155,3 +157,67 @@ def test_se_layer_names_and_gate():
     gate = se(x) / x
     assert ((gate > 0) & (gate < 1)).all() and torch.allclose(gate, gate[..., :1, :1].expand_as(gate), atol=1e-5)
     with pytest.raises(PoseaiError, match='invalid depth'): SEResNeXt(18)
+
+# ConvModule, build_activation: tests/data/mmcv_conv_module.npz holds MMCV's ConvModule (via MMPose 1.3.2's venv,
+# tests/data/make_mmcv_conv_module.py) with each activation, random weights, inputs and its outputs.
+def mmcv_cases():
+    d = np.load(Path(__file__).parent/'data'/'mmcv_conv_module.npz')
+    n = len({k.split('/')[0] for k in d.files})
+    return [dict(kw=json.loads(str(d[f'{i}/kwargs'])), keys=list(d[f'{i}/keys']), x=d[f'{i}/x'], y=d[f'{i}/y'],
+                 sd={k[len(f'{i}/sd/'):]: torch.from_numpy(d[k]) for k in d.files if k.startswith(f'{i}/sd/')}) for i in range(n)]
+
+@pytest.mark.parametrize('case', mmcv_cases(), ids=lambda c: str((c['kw']['act_cfg'] or {}).get('type')))
+def test_conv_module_matches_mmcv(case):
+    kw = dict(case['kw']); padding = kw.pop('padding')
+    m = ConvModule(**kw).eval()                         # poseai's default padding is MMCV's explicit one here
+    assert m.conv.padding == (padding, padding) and list(m.state_dict()) == case['keys']
+    m.load_state_dict(case['sd'])
+    with torch.no_grad(): y = m(torch.from_numpy(case['x']))
+    assert torch.equal(y, torch.from_numpy(case['y']))
+
+def test_conv_module_defaults_are_mmcvs():
+    m = ConvModule(3, 8, 3)
+    assert m.bn is None and m.conv.bias is not None and type(m.activate) is nn.ReLU and m.activate.inplace and m.conv.padding == (1, 1)
+    assert not (m.conv.bias != 0).any() and abs(m.conv.weight.std().item() - (2 / (8 * 9))**0.5) < 0.1   # Kaiming normal, fan out
+    bn = ConvModule(3, 8, 3, norm_cfg=dict(type='BN'), act_cfg=None)
+    assert bn.conv.bias is None and type(bn.activate) is nn.Identity and (bn.bn.weight == 1).all()
+    assert ConvModule(3, 8, 3, bias=True, norm_cfg=dict(type='BN')).conv.bias is not None and ConvModule(3, 8, 1, bias=False).conv.bias is None
+
+@pytest.mark.parametrize('k,d,s,p,size', [(3, 1, 1, None, 12), (5, 1, 1, None, 12), (3, 3, 1, None, 12), (7, 2, 2, None, 6), (3, 1, 1, 0, 10), (1, 1, 2, None, 6)])
+def test_conv_module_padding(k, d, s, p, size):
+    assert ConvModule(2, 2, k, s, p, d)(torch.randn(1, 2, 12, 12)).shape == (1, 2, size, size)
+
+def test_conv_module_groups_and_errors():
+    assert ConvModule(8, 16, 3, groups=4).conv.weight.shape == (16, 2, 3, 3)
+    with pytest.raises(PoseaiError, match='padding'): ConvModule(2, 2, 4)
+    with pytest.raises(PoseaiError, match='conv_cfg'): ConvModule(2, 2, 3, conv_cfg=dict(type='Conv3d'))
+    with pytest.raises(PoseaiError, match='norm type'): ConvModule(2, 2, 3, norm_cfg=dict(type='GN'))
+
+def test_build_activation():
+    assert type(build_activation(dict(type='SiLU'))) is nn.SiLU and type(build_activation(dict(type='Swish'))) is Swish
+    assert build_activation(dict(type='PReLU', num_parameters=4)).weight.shape == (4,)
+    assert not build_activation(dict(type='ReLU')).inplace and build_activation(dict(type='HSwish'), inplace=True).inplace
+    assert torch.equal(HSigmoid()(torch.tensor([-3., 0., 3.])), torch.tensor([0., .5, 1.]))
+    assert torch.equal(HSigmoid(1.0, 2.0)(torch.tensor([-2., 0., 3.])), torch.tensor([0., .5, 1.]))
+    with pytest.raises(PoseaiError, match="'Mish' is not supported.*ReLU6.*HSigmoid"): build_activation(dict(type='Mish'))
+    with pytest.raises(PoseaiError, match='HSigmoid'): build_activation(dict(type='HSigmoid', bais=1))
+
+def test_init_or_load(tmp_path):
+    src = ResNet(18)
+    path = tmp_path/'ckpt.pth'
+    torch.save({'state_dict': {f'backbone.{k}': v + 1 if v.is_floating_point() else v for k, v in src.state_dict().items()}}, path)
+    m = ResNet(18, init_cfg=dict(type='Pretrained', checkpoint=str(path), prefix='backbone.'))
+    assert all(torch.equal(a, b + 1) for a, b in zip(m.state_dict().values(), src.state_dict().values()) if a.is_floating_point())
+    with pytest.raises(PoseaiError, match='init_cfg'): ResNet(18, init_cfg=dict(type='Pretrained'))
+    sd = {k: v for k, v in torch.load(path)['state_dict'].items() if 'layer4' not in k}
+    partial_load = ResNet(18, init_cfg=dict(type='Pretrained', checkpoint=sd, prefix='backbone.', strict=False))
+    assert (partial_load.layer4[0].bn1.weight == 1).all() and (partial_load.layer4[0].bn2.weight == 0).all()   # default init where nothing loaded
+
+def test_count_flops():
+    assert count_flops(nn.Conv2d(3, 8, 3, padding=1), (8, 8)) == 8 * 8 * 8 * 3 * 3 * 3      # MACs: outputs x (in channels x kernel)
+    assert count_flops(nn.Conv2d(4, 8, 3, stride=2, padding=1, groups=2), (8, 8), in_channels=4) == 4 * 4 * 8 * 2 * 3 * 3
+    m = ResNet(18).train()
+    assert count_flops(m, (64, 64)) > 0 and m.training                 # the mode is restored
+    # MMPose's counter (mmengine.analysis.FlopAnalyzer on MMPose 1.3.2's ResNet-50, 1x3x256x192) counts 4003725312 for the convs
+    # (and 0.5% more for its batch norms, which count_flops leaves out)
+    assert count_flops(ResNet(50)) == 4003725312

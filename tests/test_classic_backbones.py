@@ -2,7 +2,7 @@
 import pytest, torch, torch.nn as nn
 from poseai.core import PoseaiError
 from poseai.registry import MODELS
-from poseai.backbones import LoadReport, load_checkpoint
+from poseai.backbones import ConvModule, LoadReport, load_checkpoint
 from poseai.classic_backbones import *
 
 X = torch.randn(1, 3, 256, 192)
@@ -59,7 +59,7 @@ def test_vgg_options():
     assert all(not b.training for b in m.modules() if isinstance(b, nn.BatchNorm2d))
     with pytest.raises(PoseaiError): VGG(12)
     with pytest.raises(PoseaiError): VGG(11, out_indices=(6,))
-    with pytest.raises(PoseaiError): VGG(11, act_cfg=dict(type='GELU'))
+    with pytest.raises(PoseaiError): VGG(11, act_cfg=dict(type='NoSuchActivation'))
 
 def test_alexnet():
     m = AlexNet().eval()
@@ -115,10 +115,10 @@ def test_state_dict_round_trip_and_wrong_architecture(name, tmp_path):
     with pytest.raises(PoseaiError): load_checkpoint(MODELS.build(other), path, prefix='backbone.')
 
 def test_conv_module_extras():
-    m = dilated_conv_module(3, 8, norm_cfg=dict(type='BN'), bias=True, dilation=2)
+    m = ConvModule(3, 8, 3, dilation=2, bias=True, norm_cfg=dict(type='BN'))
     assert [k for k in m.state_dict() if 'running' not in k and 'batches' not in k] == ['conv.weight', 'conv.bias', 'bn.weight', 'bn.bias']
     assert m.conv.dilation == (2, 2) and m(torch.randn(1, 3, 10, 10)).shape == (1, 8, 10, 10)
-    assert (dilated_conv_module(3, 8, norm_cfg=None, act=None)(-torch.ones(1, 3, 4, 4)) < 0).any()
+    assert (ConvModule(3, 8, 3, act_cfg=None)(-torch.ones(1, 3, 4, 4)) < 0).any()
 
 def test_default_init_is_mmposes():
     cpm = CPM(3, 17, num_stages=2)
