@@ -249,6 +249,11 @@ def test_results_file_and_format_only(wholebody, tmp_path):
 def test_bad_arguments_are_refused_clearly(build, message):
     with pytest.raises(PoseaiError, match=message): build()
 
+def test_dataset_tables_need_their_keypoints():
+    for metric, k in ((MpiiPCKAccuracy(), 17), (JhmdbPCKAccuracy(), 14)):
+        metric.process(dict(keypoints=np.zeros((1, k, 2))), dict(keypoints=np.zeros((1, k, 2)), keypoints_visible=np.ones((1, k)), bboxes=np.ones((1, 4)), head_size=np.ones(1)))
+        with pytest.raises(PoseaiError, match='keypoints'): metric.evaluate()
+
 def test_bad_batches_are_refused_clearly():
     metric = PCKAccuracy()
     with pytest.raises(PoseaiError, match='bboxes'): metric.process(dict(keypoints=np.zeros((2, 3, 2))), dict(keypoints=np.zeros((2, 3, 2)), keypoints_visible=np.ones((2, 3))))
