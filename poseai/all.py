@@ -5,10 +5,10 @@
 # %% auto #0
 __all__ = []
 
-# %% ../nbs/99_all.ipynb #7ffb9fae
+# %% ../nbs/99_all.ipynb #40ba05d7
 from pathlib import Path
 import numpy as np, cv2
-from . import core, metainfo, datasets, transforms, synthetic, dataloaders, heatmap_codecs, coord_codecs, registry, backbones, hrnet, necks, light_backbones, classic_backbones, resnet_variants, losses, heads, estimators, cli
+from . import core, metainfo, datasets, transforms, synthetic, dataloaders, heatmap_codecs, coord_codecs, registry, backbones, hrnet, necks, light_backbones, classic_backbones, resnet_variants, multistage_backbones, timm_backbone, losses, evaluation, heads, estimators, rtmpose, cli
 from .core import *
 from .metainfo import *
 from .datasets import *
@@ -24,9 +24,13 @@ from .necks import *
 from .light_backbones import *
 from .classic_backbones import *
 from .resnet_variants import *
+from .multistage_backbones import *
+from .timm_backbone import *
 from .losses import *
+from .evaluation import *
 from .heads import *
 from .estimators import *
+from .rtmpose import *
 from .cli import *
 
-__all__ = ['Path', 'np', 'cv2'] + sum((m.__all__ for m in (core, metainfo, datasets, transforms, synthetic, dataloaders, heatmap_codecs, coord_codecs, registry, backbones, hrnet, necks, light_backbones, classic_backbones, resnet_variants, losses, heads, estimators, cli)), [])
+__all__ = ['Path', 'np', 'cv2'] + sum((m.__all__ for m in (core, metainfo, datasets, transforms, synthetic, dataloaders, heatmap_codecs, coord_codecs, registry, backbones, hrnet, necks, light_backbones, classic_backbones, resnet_variants, multistage_backbones, timm_backbone, losses, evaluation, heads, estimators, rtmpose, cli)), [])

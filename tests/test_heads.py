@@ -4,6 +4,7 @@ import pytest, torch
 from poseai.core import PoseaiError
 from poseai.registry import MODELS, KEYPOINT_CODECS
 from poseai.heads import *
+from poseai.evaluation import keypoint_pck_accuracy
 
 # Made by tests/data/make_mmpose_heads.py with MMPose 1.3.2 (peer venv): seeded small heads, their inputs and MMPose's results.
 FIXTURE = torch.load(Path(__file__).parent / 'data/mmpose_heads.pt', weights_only=False)
