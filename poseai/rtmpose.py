@@ -256,4 +256,4 @@ class RTMCCHead(BaseHead):
         x = self.gau(self.mlp(self.tokens(feats)))
         return self.cls_x(x), self.cls_y(x)
 
-    flip_back, loss = SimCCHead.flip_back, SimCCHead.loss   # the same SimCC outputs and targets
+    flip_back, loss_by_outputs = SimCCHead.flip_back, SimCCHead.loss_by_outputs   # the same SimCC outputs and targets
