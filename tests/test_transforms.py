@@ -244,3 +244,124 @@ def test_pipeline_leaves_records_alone_and_ships_a_crop(records):
     for o in out:
         assert o['img'].shape == (256, 192, 3) and o['img'].dtype == np.uint8 and 'img_affine' not in o
         assert o['transformed_keypoints'].shape == (1, 17, 2) and o['input_scale'][0] / o['input_scale'][1] == pytest.approx(0.75)
+
+# --- deferred decoding: rows cut below the crop (exact), reduced decode (training) -------------------------------------
+TEXTURE = cv2.resize(np.random.default_rng(0).integers(0, 256, (30, 40, 3), np.uint8), (320, 240), interpolation=cv2.INTER_CUBIC)
+SAMPLINGS = {'4:2:0': cv2.IMWRITE_JPEG_SAMPLING_FACTOR_420, '4:2:2': cv2.IMWRITE_JPEG_SAMPLING_FACTOR_422,
+             '4:4:4': cv2.IMWRITE_JPEG_SAMPLING_FACTOR_444}
+
+def jpeg(img, *params):
+    "JPEG bytes of RGB `img` as OpenCV writes them with `params`."
+    return cv2.imencode('.jpg', np.ascontiguousarray(img[..., ::-1]), list(params))[1].tobytes()
+
+def exif_turned(data, orientation):
+    "JPEG bytes `data` with an EXIF block holding only `orientation`."
+    tiff = b'II*\x00\x08\x00\x00\x00\x01\x00\x12\x01\x03\x00\x01\x00\x00\x00' + bytes([orientation]) + bytes(7)
+    return data[:2] + b'\xff\xe1' + (len(tiff) + 8).to_bytes(2, 'big') + b'Exif\x00\x00' + tiff + data[2:]
+
+def decoded(data, flags=cv2.IMREAD_COLOR_RGB): return cv2.imdecode(np.frombuffer(data, np.uint8), flags)
+
+REDUCED_FLAGS = {1: cv2.IMREAD_COLOR_RGB, 2: cv2.IMREAD_REDUCED_GRAYSCALE_2 | cv2.IMREAD_COLOR_RGB,
+                 4: cv2.IMREAD_REDUCED_GRAYSCALE_4 | cv2.IMREAD_COLOR_RGB, 8: cv2.IMREAD_REDUCED_GRAYSCALE_8 | cv2.IMREAD_COLOR_RGB}
+
+@pytest.mark.parametrize('layout', [*SAMPLINGS, 'grey'])
+def test_cut_decode_gives_the_rows_of_the_full_decode(layout):
+    data = jpeg(TEXTURE[..., :1]) if layout == 'grey' else jpeg(TEXTURE, cv2.IMWRITE_JPEG_SAMPLING_FACTOR, SAMPLINGS[layout])
+    image = DeferredJpeg(data, layout)
+    assert image.shape == (240, 320, 3) and image.mcu_height == (16 if layout == '4:2:0' else 8)
+    for r, flags in REDUCED_FLAGS.items():
+        whole = decoded(data, flags)
+        np.testing.assert_array_equal(image.decode(reduction=r), whole)
+        for rows in range(0, 241, 7):
+            part, wanted = image.decode(rows, r), -(-rows // r)
+            np.testing.assert_array_equal(part[:wanted], whole[:wanted], err_msg=f'{rows} rows at 1/{r}')
+            assert len(part) == min(240, (-(-rows // image.mcu_height) + 1) * image.mcu_height) // r   # it did stop early
+
+def test_cut_decode_of_the_coco_images(records):
+    for path in {r['img_path'] for r in records}:
+        data, image = open(path, 'rb').read(), imread_deferred(path)
+        assert isinstance(image, DeferredJpeg) and image.shape == imread_rgb(path).shape
+        for rows in (1, image.shape[0] // 3, image.shape[0] - 20): np.testing.assert_array_equal(image.decode(rows)[:rows], decoded(data)[:rows])
+
+@pytest.mark.parametrize('kind', ['progressive', 'restarts', 'exif turned', 'truncated', 'png', 'empty scan'])
+def test_files_that_cannot_be_cut_are_decoded_whole(tmp_path, kind):
+    data = {'progressive': lambda: jpeg(TEXTURE, cv2.IMWRITE_JPEG_PROGRESSIVE, 1), 'restarts': lambda: jpeg(TEXTURE, cv2.IMWRITE_JPEG_RST_INTERVAL, 2),
+            'exif turned': lambda: exif_turned(jpeg(TEXTURE), 6), 'truncated': lambda: jpeg(TEXTURE)[:-100],
+            'png': lambda: cv2.imencode('.png', TEXTURE)[1].tobytes(), 'empty scan': lambda: b'\xff\xd8\xff\xd9'}[kind]()
+    assert jpeg_layout(data) is None
+    with pytest.raises(ValueError, match='not a JPEG that can be decoded cut'): DeferredJpeg(data, kind)
+    (tmp_path / 'x.jpg').write_bytes(data)
+    if kind in ('truncated', 'empty scan'):
+        with pytest.raises(PoseaiError, match='not a decodable image'): LoadImage(defer=True)(dict(img_path=str(tmp_path / 'x.jpg')))
+    else:
+        out = LoadImage(defer=True)(dict(img_path=str(tmp_path / 'x.jpg')))
+        np.testing.assert_array_equal(out['img'], imread_rgb(tmp_path / 'x.jpg'))
+        assert out['img_shape'] == ((320, 240) if kind == 'exif turned' else (240, 320))    # OpenCV turns the image upright
+
+def test_upright_exif_and_fill_bytes_are_cut():
+    data = jpeg(TEXTURE)
+    for variant in (exif_turned(data, 1), data[:2] + b'\xff\xff' + data[2:]):
+        assert jpeg_layout(variant)[:3] == (240, 320, 16)
+        np.testing.assert_array_equal(DeferredJpeg(variant).decode(50)[:50], decoded(data)[:50])
+
+def test_file_broken_after_its_headers_raises_at_the_crop(tmp_path):
+    data = jpeg(TEXTURE)
+    at = data.index(b'\xff\xdb')                                     # drop the quantisation tables: libjpeg refuses the file
+    (tmp_path / 'broken.jpg').write_bytes(data[:at] + data[at + 2 + int.from_bytes(data[at + 2:at + 4], 'big'):])
+    record = sample_of(np.zeros((1, 1, 3), np.uint8), [[100., 100.]] * 17)
+    record = {k: v for k, v in record.items() if k not in ('img', 'img_shape')} | dict(img_path=str(tmp_path / 'broken.jpg'))
+    with pytest.raises(PoseaiError, match='not a decodable image') as err: topdown_pipeline(train=False)(record)
+    assert err.value.file == str(tmp_path / 'broken.jpg')
+
+def test_load_image_defer_and_cache_exclude_each_other():
+    with pytest.raises(ValueError, match='cache_size or defer'): LoadImage(cache_size=1, defer=True)
+
+def augmented(record, rng, load):
+    "`record` loaded by `load` and through the training augmentations drawn from `rng`, before the crop."
+    sample = load(record)
+    for t in (GetBBoxCenterScale(), RandomFlip(direction=['horizontal', 'vertical']), RandomHalfBody(), RandomBBoxTransform()):
+        sample = t(sample, rng)
+    return sample
+
+def test_deferred_crop_is_the_decoded_crop_pixel_for_pixel(records, tmp_path):
+    "The standard pipeline cuts the decode below the crop: its crops stay MMPose's exactly, on COCO's 4:4:4 files and a 4:2:0 one."
+    (tmp_path / 'big.jpg').write_bytes(jpeg(cv2.resize(TEXTURE, (640, 480))))   # OpenCV's default: 4:2:0, 16-row MCUs
+    extra = dict(records[0], img_path=str(tmp_path / 'big.jpg'))
+    for i, record in enumerate(records * 3 + [extra] * 12):
+        for use_udp in (False, True):
+            eager, deferred = (TopdownAffine((192, 256), use_udp)(augmented(record, np.random.default_rng(i), load))
+                               for load in (LoadImage(), LoadImage(defer=True)))
+            same(eager, deferred)
+    for a, b in zip(run(topdown_pipeline(seed=0), records), run(Compose([LoadImage(), *topdown_pipeline().transforms[1:]], seed=0), records)):
+        same(a, b)
+
+def test_reduced_decode_is_exact_where_the_crop_does_not_shrink_twofold(loaded, records):
+    for record, s in zip(records, loaded):
+        deferred = GetBBoxCenterScale()(LoadImage(defer=True)(record))
+        if fix_aspect_ratio(s['bbox_scale'], 0.75)[0, 1] < 2 * 256:
+            same(TopdownAffine((192, 256), reduced_decode=True)(deferred), TopdownAffine((192, 256))(s))
+    assert (reduction_matrix(1) == np.eye(3)).all()
+
+@pytest.mark.parametrize('height,rotation,reduction', [(520, 0., 2), (700, 25., 2), (1100, -40., 4), (2100, 33., 8)])
+def test_reduced_decode_puts_content_where_the_warp_says(height, rotation, reduction):
+    "A white square's centre lands within 0.05 output pixel of where the warp maps it (a missing half-pixel offset: 0.1-0.6)."
+    square = np.zeros((480, 640, 3), np.uint8); square[181:245, 283:347] = 255
+    warp = get_warp_matrix(np.array([315., 213.]), np.array([height * 0.75, height]), rotation, (192, 256))
+    pixels, folded = DeferredJpeg(jpeg(square, cv2.IMWRITE_JPEG_QUALITY, 95)).for_warp(warp, (192, 256), reduce=True)
+    assert pixels.shape[1] == 640 // reduction                       # the largest reduction no coarser than the crop
+    crop = cv2.warpAffine(pixels, folded, (192, 256), flags=cv2.INTER_LINEAR)[..., 0].astype(float)
+    ys, xs = np.mgrid[:256, :192]
+    centre = np.array([(crop * xs).sum(), (crop * ys).sum()]) / crop.sum()
+    np.testing.assert_allclose(centre, affine_points(np.array([314.5, 212.5]), warp), atol=0.05)
+
+def test_reduced_decode_keeps_the_coco_crops_within_a_few_grey_levels(records):
+    rng, diffs = np.random.default_rng(0), []
+    for record in records * 4:
+        sample = augmented(record, rng, LoadImage(defer=True))
+        height = 256 * rng.uniform(2, 9)                             # shrunk 2 to 9 times: decoded at 1/2 to 1/8
+        sample |= dict(bbox_scale=np.array([[0.75 * height, height]], np.float32))
+        sharp, smooth = (TopdownAffine((192, 256), reduced_decode=reduce)(sample) for reduce in (False, True))
+        np.testing.assert_array_equal(sharp['transformed_keypoints'], smooth['transformed_keypoints'])
+        diffs.append(np.abs(sharp['img'].astype(int) - smooth['img']).mean())
+    assert np.mean(diffs) < 4 and max(diffs) < 10, (np.mean(diffs), max(diffs))
+    assert min(diffs) > 0                                            # they were decoded reduced
