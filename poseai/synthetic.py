@@ -171,7 +171,8 @@ def make_synthetic_coco(out, n_images=100, meta='coco', size=(320, 240), max_peo
         name = f'images/{img_id:06d}.jpg'
         cv2.imwrite(str(out/name), img[..., ::-1], [cv2.IMWRITE_JPEG_QUALITY, quality])
         images.append(dict(id=img_id, file_name=name, width=size[0], height=size[1]))
-        annotations += [_coco_annotation(len(annotations) + 1, img_id, k, v, b) for k, v, b in zip(kps, vis, boxes) if v.any()]
+        people = [(k, v, b) for k, v, b in zip(kps, vis, boxes) if v.any()]
+        annotations += [_coco_annotation(len(annotations) + 1 + i, img_id, *person) for i, person in enumerate(people)]   # ids unique in the file
         outside += int((~vis.any(1)).sum())
     coco = dict(info=dict(description=f'poseai synthetic {meta.dataset_name} poses', seed=seed, people_outside=outside), images=images,
                 annotations=annotations, categories=[_coco_category(meta)])
