@@ -222,8 +222,8 @@ def _blur_matrix_np(n, size, border):
     return mat
 
 def _blur_matrix(n, size, border, device):
-    "`_blur_matrix_np` as a float64 tensor on `device`."
-    return torch.from_numpy(_blur_matrix_np(n, size, border)).to(device, torch.float64)
+    "`_blur_matrix_np` as a float64 tensor on `device`; `int(n)` keeps it a constant when tracing gives sizes as tensors (ONNX export)."
+    return torch.from_numpy(_blur_matrix_np(int(n), size, border)).to(device, torch.float64)
 
 def _blur2d(maps, size, border):
     "OpenCV's Gaussian blur of `size` of maps `(..., H, W)` as two float64 matrix products, rounded to float32."
