@@ -5,10 +5,11 @@
 # %% auto #0
 __all__ = []
 
-# %% ../nbs/99_all.ipynb #40ba05d7
+# %% ../nbs/99_all.ipynb #04adeb7e
 from pathlib import Path
 import numpy as np, cv2
-from . import core, metainfo, datasets, transforms, synthetic, dataloaders, heatmap_codecs, coord_codecs, registry, backbones, hrnet, necks, light_backbones, classic_backbones, resnet_variants, multistage_backbones, timm_backbone, losses, evaluation, heads, estimators, rtmpose, cli
+from . import core, metainfo, datasets, transforms, synthetic, dataloaders, heatmap_codecs, coord_codecs, registry, backbones, hrnet, necks, light_backbones, classic_backbones, resnet_variants, multistage_backbones, timm_backbone, losses, evaluation, heads, estimators, rtmpose, learner, inference, visualization, tracking, export, cli
+_modules = (core, metainfo, datasets, transforms, synthetic, dataloaders, heatmap_codecs, coord_codecs, registry, backbones, hrnet, necks, light_backbones, classic_backbones, resnet_variants, multistage_backbones, timm_backbone, losses, evaluation, heads, estimators, rtmpose, learner, inference, visualization, tracking, export, cli)   # before the star imports: some public names (`export`...) are also module names
 from .core import *
 from .metainfo import *
 from .datasets import *
@@ -31,6 +32,11 @@ from .evaluation import *
 from .heads import *
 from .estimators import *
 from .rtmpose import *
+from .learner import *
+from .inference import *
+from .visualization import *
+from .tracking import *
+from .export import *
 from .cli import *
 
-__all__ = ['Path', 'np', 'cv2'] + sum((m.__all__ for m in (core, metainfo, datasets, transforms, synthetic, dataloaders, heatmap_codecs, coord_codecs, registry, backbones, hrnet, necks, light_backbones, classic_backbones, resnet_variants, multistage_backbones, timm_backbone, losses, evaluation, heads, estimators, rtmpose, cli)), [])
+__all__ = ['Path', 'np', 'cv2'] + sum((m.__all__ for m in _modules), [])

@@ -12,7 +12,7 @@ from .dataloaders import IMAGENET_MEAN, IMAGENET_STD
 from .estimators import init_pose_model
 
 # %% auto #0
-__all__ = ['EXPORTERS', 'normalisation', 'ExportWrapper', 'export_onnx', 'export_torchscript', 'export_program', 'export']
+__all__ = ['EXPORTERS', 'normalisation', 'ExportWrapper', 'export_onnx', 'export_torchscript', 'export_program', 'export_model']
 
 # %% ../nbs/53_export.ipynb #62eef829
 def normalisation(model):
@@ -120,7 +120,7 @@ def export_program(model, path, input_size=None, flip_test=True):
 # %% ../nbs/53_export.ipynb #c0463bd2
 EXPORTERS = dict(onnx=export_onnx, torchscript=export_torchscript, pt2=export_program)
 
-def export(checkpoint_or_config, out_path, format='onnx', input_size=None, flip_test=True, checkpoint=None):
+def export_model(checkpoint_or_config, out_path, format='onnx', input_size=None, flip_test=True, checkpoint=None):
     "Load a model with `init_pose_model` and write it with its pre- and post-processing to `out_path` as `format`: 'onnx', 'torchscript' or 'pt2'."
     if format not in EXPORTERS: raise PoseaiError(f'format must be one of {list(EXPORTERS)}, got {format!r}')
     model = init_pose_model(checkpoint_or_config, checkpoint)

@@ -130,7 +130,7 @@ def test_torchscript_from_a_checkpoint_equals_the_wrapper(tmp_path):
     "`export` (what `poseai export` runs) rebuilds the model from its checkpoint; the traced file gives the wrapper's numbers at any batch."
     model = reference('td-hm_res18-tiny')[0]
     crops = three(crops_of('td-hm_res18-tiny'))
-    path = export(save_pose_checkpoint(model, tmp_path / 'model.pth'), tmp_path / 'model.ts.pt', format='torchscript')
+    path = export_model(save_pose_checkpoint(model, tmp_path / 'model.pth'), tmp_path / 'model.ts.pt', format='torchscript')
     files = {'poseai.json': ''}
     traced = torch.jit.load(str(path), _extra_files=files)
     with torch.no_grad():
@@ -162,7 +162,7 @@ def test_bad_input_raises_clear_errors(tmp_path):
     with pytest.raises(PoseaiError, match=r'input_size \(256, 256\) differs from the \(192, 256\)'): export_torchscript(model, tmp_path / 'x.ts', input_size=(256, 256))
     no_meta = build_pose_estimator(dict(model.config, metainfo=None))
     with pytest.raises(PoseaiError, match='flip test needs flip_indices'): export_torchscript(no_meta, tmp_path / 'x.ts')
-    with pytest.raises(PoseaiError, match="format must be one of"): export(model.config, tmp_path / 'x.onnx', format='tflite')
+    with pytest.raises(PoseaiError, match="format must be one of"): export_model(model.config, tmp_path / 'x.onnx', format='tflite')
     assert list(tmp_path.iterdir()) == []
 
 def test_missing_onnx_says_how_to_install(monkeypatch, tmp_path):

@@ -193,7 +193,7 @@ def test_test_feeds_the_metric_what_inference_gives(est, tmp_path):
     ckpt = save_pose_checkpoint(est, tmp_path / 'model.pth')
     ann_file = coco('test_coco.json')
     ours = CocoMetric(ann_file, 'coco')
-    metrics = test(ckpt, ann_file, ann_file.parent, metric=ours, device='cpu', flip_test=False, batch_size=5)
+    metrics = evaluate_checkpoint(ckpt, ann_file, ann_file.parent, metric=ours, device='cpu', flip_test=False, batch_size=5)
     from poseai.datasets import CocoDataset
     with warnings.catch_warnings():
         warnings.simplefilter('ignore')
@@ -206,10 +206,10 @@ def test_test_feeds_the_metric_what_inference_gives(est, tmp_path):
         np.testing.assert_allclose(a['keypoints'], b['keypoints'], atol=1e-4)
         np.testing.assert_allclose(np.r_[a['keypoint_scores'], a['area'], a['bbox_score']], np.r_[b['keypoint_scores'], b['area'], b['bbox_score']], atol=1e-6, rtol=1e-6)
     assert metrics == pytest.approx(direct.evaluate()) and set(metrics) >= {'AP', 'AP .5', 'AR'}
-    assert 0 <= test(ckpt, ann_file, ann_file.parent, metric='pck', device='cpu', flip_test=False)['PCK'] <= 1
+    assert 0 <= evaluate_checkpoint(ckpt, ann_file, ann_file.parent, metric='pck', device='cpu', flip_test=False)['PCK'] <= 1
 
 def test_test_rejects_unknown_metrics_and_datasets(est, tmp_path):
     ckpt = save_pose_checkpoint(est, tmp_path / 'model.pth')
     ann_file = coco('test_coco.json')
-    with pytest.raises(PoseaiError, match='NoSuchDataset'): test(ckpt, ann_file, ann_file.parent, dataset='NoSuchDataset', device='cpu')
-    with pytest.raises(PoseaiError, match='metric'): test(ckpt, ann_file, ann_file.parent, metric='mAP', device='cpu')
+    with pytest.raises(PoseaiError, match='NoSuchDataset'): evaluate_checkpoint(ckpt, ann_file, ann_file.parent, dataset='NoSuchDataset', device='cpu')
+    with pytest.raises(PoseaiError, match='metric'): evaluate_checkpoint(ckpt, ann_file, ann_file.parent, metric='mAP', device='cpu')
