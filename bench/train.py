@@ -91,20 +91,20 @@ def jpeg_rate(name, root, bs, workers, steps, compile):
     with warnings.catch_warnings():
         warnings.simplefilter('ignore')
         ds = LspDataset(root) if (root/'joints.mat').exists() else CocoDataset(root/'annotations.json', data_prefix=dict(img=root))
+    ds.data_list = (ds.data_list * -(-steps * bs // len(ds)))[:steps * bs]   # the images repeated: `steps` batches of new crops
     device = torch.device('cuda' if torch.cuda.is_available() else 'cpu')
     dls = PoseDataLoaders.from_datasets(ds, None, input_size=(192, 256), bs=bs, num_workers=workers, seed=0, device=device, persistent_workers=workers > 0)
     cfg = config(name)
     if ds.metainfo.num_keypoints != 17: cfg['head']['out_channels'], cfg['metainfo'] = ds.metainfo.num_keypoints, ds.metainfo
     learn = pose_learner(dls, cfg, evaluators={}, channels_last=True, compile=compile)
     if device.type == 'cuda': learn = learn.to_bf16()
-    n = min(steps, len(dls.train))
-    dls.train.n = n * bs
+    n = steps
     with learn.no_logging(), learn.no_bar():
         learn.fit(1, 5e-4)                                   # warm-up: workers start, cuDNN autotune
         sync(device); start = time.perf_counter()
         learn.fit(1, 5e-4)
         sync(device)
-    return n * bs / (time.perf_counter() - start), len(ds)
+    return n * bs / (time.perf_counter() - start), len(set(r['img_path'] for r in ds.data_list))
 
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -125,7 +125,7 @@ def main():
     figures = dict(model=a.model, bs=a.bs, compile=int(a.compile), learner=round(learner, 1), plain=round(plain, 1), ratio=round(learner / plain, 3))
     if a.jpegs:
         rate, n = jpeg_rate(a.model, a.jpegs, a.bs, a.workers, a.steps, a.compile)
-        print(f'  from JPEGs ({n} people in {a.jpegs}), {a.workers} workers: {rate:8.1f} img/s into the GPU, trained')
+        print(f'  from JPEGs ({n} images of {a.jpegs}, repeated), {a.workers} workers: {rate:8.1f} img/s into the GPU, trained')
         figures.update(jpegs=round(rate, 1), workers=a.workers)
     print('train: ' + ' '.join(f'{k}={v}' for k, v in figures.items()))
 

@@ -820,6 +820,8 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                 'poseai.learner.rtmpose_lr': ('learner.html#rtmpose_lr', 'poseai/learner.py'),
                                 'poseai.learner.set_data_rng_state': ('learner.html#set_data_rng_state', 'poseai/learner.py'),
                                 'poseai.learner.tiny_pose_config': ('learner.html#tiny_pose_config', 'poseai/learner.py'),
+                                'poseai.learner.torch_adam': ('learner.html#torch_adam', 'poseai/learner.py'),
+                                'poseai.learner.torch_adamw': ('learner.html#torch_adamw', 'poseai/learner.py'),
                                 'poseai.learner.train': ('learner.html#train', 'poseai/learner.py')},
             'poseai.light_backbones': { 'poseai.light_backbones.CheckpointBlock': ( 'light_backbones.html#checkpointblock',
                                                                                     'poseai/light_backbones.py'),
