@@ -789,6 +789,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                                                                'poseai/learner.py'),
                                 'poseai.learner.PoseLearner': ('learner.html#poselearner', 'poseai/learner.py'),
                                 'poseai.learner.PoseLearner.estimator': ('learner.html#poselearner.estimator', 'poseai/learner.py'),
+                                'poseai.learner.PoseLearner.predict_pose': ('learner.html#poselearner.predict_pose', 'poseai/learner.py'),
                                 'poseai.learner.PoseLearner.resume': ('learner.html#poselearner.resume', 'poseai/learner.py'),
                                 'poseai.learner.PoseLearner.save_checkpoint': ( 'learner.html#poselearner.save_checkpoint',
                                                                                 'poseai/learner.py'),
