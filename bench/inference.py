@@ -15,12 +15,11 @@ import numpy as np, torch
 from poseai.core import bbox_xywh2xyxy
 from poseai.estimators import build_pose_estimator
 from poseai.inference import crop_geometry, inference_topdown, load_image, topdown_crops
+from train import config   # bench/train.py: MMPose's top-down configs
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get('POSEAI_SHARED', ROOT.parent / 'shared'))   # the shared/ folder beside the repository
 DECODER = dict(type='MSRAHeatmap', input_size=(192, 256), heatmap_size=(48, 64), sigma=2)
-RES50 = dict(type='TopdownPoseEstimator', backbone=dict(type='ResNet', depth=50), test_cfg=dict(flip_test=True, shift_heatmap=True),
-             head=dict(type='HeatmapHead', in_channels=2048, out_channels=17, decoder=DECODER), metainfo='coco')
 
 def tiny_model():
     "The td-hm_res18-tiny reference model with its checkpoint."
@@ -58,7 +57,7 @@ def main(budget=3., threads=None):
     runs = [('cpu', 'tiny', tiny_model)]
     if torch.cuda.is_available():
         torch.backends.cudnn.benchmark = True
-        runs += [('cuda', 'tiny', tiny_model), ('cuda', 'res50', lambda: build_pose_estimator(RES50).eval())]
+        runs += [('cuda', 'tiny', tiny_model), ('cuda', 'res50', lambda: build_pose_estimator(config('res50')).eval())]
     crop_rate = rate(lambda: topdown_crops(img, boxes, (192, 256)), len(boxes), budget, torch.device('cpu'))
     print(f'inference_topdown, {len(boxes)} people on one 640x392 image, 256x192 crops, flip test, best of 3 x {budget:g} s; '
           f'CPU: {torch.get_num_threads()} threads')

@@ -15,24 +15,25 @@ from pathlib import Path
 import torch
 from fastai.data.core import DataLoaders
 from poseai.estimators import build_pose_estimator
+from poseai.metainfo import parse_pose_metainfo
 from poseai.learner import pose_learner, EncodeTargets
 from poseai.dataloaders import PoseDataLoaders
 
 CONFIGS = dict(
-    res50=dict(backbone=dict(type='ResNet', depth=50), head=dict(type='HeatmapHead', in_channels=2048, out_channels=17)),
+    res50=dict(backbone=dict(type='ResNet', depth=50), head=dict(type='HeatmapHead', in_channels=2048)),
     hrnet32=dict(backbone=dict(type='HRNet', in_channels=3, extra=dict(
         stage1=dict(num_modules=1, num_branches=1, block='BOTTLENECK', num_blocks=(4,), num_channels=(64,)),
         stage2=dict(num_modules=1, num_branches=2, block='BASIC', num_blocks=(4, 4), num_channels=(32, 64)),
         stage3=dict(num_modules=4, num_branches=3, block='BASIC', num_blocks=(4, 4, 4), num_channels=(32, 64, 128)),
         stage4=dict(num_modules=3, num_branches=4, block='BASIC', num_blocks=(4, 4, 4, 4), num_channels=(32, 64, 128, 256)))),
-        head=dict(type='HeatmapHead', in_channels=32, out_channels=17, deconv_out_channels=None)))
+        head=dict(type='HeatmapHead', in_channels=32, deconv_out_channels=None)))
 
-def config(name):
-    "MMPose's top-down config of `name` at 256x192 with its MSRA heatmap codec."
-    cfg = CONFIGS[name]
-    head = dict(cfg['head'], loss=dict(type='KeypointMSELoss', use_target_weight=True),
+def config(name, meta=None):
+    "MMPose's top-down config of `name` at 256x192 with its MSRA heatmap codec, for the keypoints of `meta` (COCO's by default)."
+    cfg, meta = CONFIGS[name], parse_pose_metainfo(meta or 'coco')
+    head = dict(cfg['head'], out_channels=meta.num_keypoints, loss=dict(type='KeypointMSELoss', use_target_weight=True),
                 decoder=dict(type='MSRAHeatmap', input_size=(192, 256), heatmap_size=(48, 64), sigma=2))
-    return dict(type='TopdownPoseEstimator', backbone=cfg['backbone'], head=head, test_cfg=dict(flip_test=True, shift_heatmap=True), metainfo='coco')
+    return dict(type='TopdownPoseEstimator', backbone=cfg['backbone'], head=head, test_cfg=dict(flip_test=True, shift_heatmap=True), metainfo=meta)
 
 class Repeat:
     "The same batch `n` times: a loader with no data cost."
@@ -94,9 +95,7 @@ def jpeg_rate(name, root, bs, workers, steps, compile):
     ds.data_list = (ds.data_list * -(-steps * bs // len(ds)))[:steps * bs]   # the images repeated: `steps` batches of new crops
     device = torch.device('cuda' if torch.cuda.is_available() else 'cpu')
     dls = PoseDataLoaders.from_datasets(ds, None, input_size=(192, 256), bs=bs, num_workers=workers, seed=0, device=device, persistent_workers=workers > 0)
-    cfg = config(name)
-    if ds.metainfo.num_keypoints != 17: cfg['head']['out_channels'], cfg['metainfo'] = ds.metainfo.num_keypoints, ds.metainfo
-    learn = pose_learner(dls, cfg, evaluators={}, channels_last=True, compile=compile)
+    learn = pose_learner(dls, config(name, ds.metainfo), evaluators={}, channels_last=True, compile=compile)
     if device.type == 'cuda': learn = learn.to_bf16()
     n = steps
     with learn.no_logging(), learn.no_bar():

@@ -22,15 +22,9 @@ from poseai.datasets import LspDataset
 from poseai.dataloaders import PoseDataLoaders
 from poseai.evaluation import PCKAccuracy
 from poseai.learner import pose_learner, PoseEvaluation
+from train import config   # bench/train.py: MMPose's top-down configs
 
 ROOT = Path(__file__).resolve().parents[1]
-
-def res50(meta):
-    "MMPose's SimpleBaseline ResNet-50 256x192 for the keypoints of `meta`."
-    return dict(type='TopdownPoseEstimator', backbone=dict(type='ResNet', depth=50), metainfo=meta,
-                head=dict(type='HeatmapHead', in_channels=2048, out_channels=meta.num_keypoints,
-                          decoder=dict(type='MSRAHeatmap', input_size=(192, 256), heatmap_size=(48, 64), sigma=2)),
-                test_cfg=dict(flip_test=True, shift_heatmap=True))
 
 class TrainTimer(Callback):
     "Seconds of each epoch's training phase, the GPU synchronised at both ends."
@@ -57,7 +51,7 @@ def main():
                                         device=torch.device('cuda', rank), persistent_workers=True)
     torch.manual_seed(0)
     timer = TrainTimer()
-    learn = pose_learner(dls, res50(train_ds.metainfo), evaluators={PCKAccuracy(thr=0.2): ['PCK']}, channels_last=True, cbs=timer).to_bf16()
+    learn = pose_learner(dls, config('res50', train_ds.metainfo), evaluators={PCKAccuracy(thr=0.2): ['PCK']}, channels_last=True, cbs=timer).to_bf16()
     evaluation = next(cb for cb in learn.cbs if isinstance(cb, PoseEvaluation))
     with learn.distrib_ctx(sync_bn=a.sync_bn), learn.no_bar(): learn.fit(2, 5e-4)
     rate = per_epoch / timer.seconds[-1]
