@@ -285,6 +285,8 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                  'poseai.datasets.DeepLabCutDataset': ('datasets.html#deeplabcutdataset', 'poseai/datasets.py'),
                                  'poseai.datasets.DeepLabCutDataset.__init__': ( 'datasets.html#deeplabcutdataset.__init__',
                                                                                  'poseai/datasets.py'),
+                                 'poseai.datasets.DeepLabCutDataset._in_split': ( 'datasets.html#deeplabcutdataset._in_split',
+                                                                                  'poseai/datasets.py'),
                                  'poseai.datasets.DeepLabCutDataset._load_annotations': ( 'datasets.html#deeplabcutdataset._load_annotations',
                                                                                           'poseai/datasets.py'),
                                  'poseai.datasets.ExlposeDataset': ('datasets.html#exlposedataset', 'poseai/datasets.py'),
