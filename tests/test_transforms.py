@@ -308,7 +308,7 @@ def test_file_broken_after_its_headers_raises_at_the_crop(tmp_path):
     data = jpeg(TEXTURE)
     at = data.index(b'\xff\xdb')                                     # drop the quantisation tables: libjpeg refuses the file
     (tmp_path / 'broken.jpg').write_bytes(data[:at] + data[at + 2 + int.from_bytes(data[at + 2:at + 4], 'big'):])
-    record = sample_of(np.zeros((1, 1, 3), np.uint8), [[100., 100.]] * 17)
+    record = sample_of(np.zeros((1, 1, 3), np.uint8), [[100., 100.]] * 16 + [[150., 180.]])
     record = {k: v for k, v in record.items() if k not in ('img', 'img_shape')} | dict(img_path=str(tmp_path / 'broken.jpg'))
     with pytest.raises(PoseaiError, match='not a decodable image') as err: topdown_pipeline(train=False)(record)
     assert err.value.file == str(tmp_path / 'broken.jpg')
