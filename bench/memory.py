@@ -7,7 +7,8 @@ Usage: python bench/memory.py [N_CROPS] [N_FRAMES]
 Tiny model (`tiny_pose_config`, random weights), CPU, flip test on. Each part runs in its own process, so that each peak is its
 own; the peak RSS (`resource.getrusage`) is printed after 10%, 50% and 100% of the people (counted by the model's forward passes)
 or frames, with the growth from 10% to 100% and, for crops, the peak above the process before the call.
-The last line is `memory: crops_peak_mb=... video_peak_mb=... growth_mb=...` (growth: the larger of the two 10% -> 100% growths).
+The last line is `memory: crops_peak_mb=... video_peak_mb=... growth_mb=...`; growth is the larger of what the crops call needs above
+the process before it (all crops cut at once would show here) and the video's growth from 10% to 100% of the frames.
 """
 import json, resource, subprocess, sys, tempfile, time
 from pathlib import Path
@@ -62,11 +63,11 @@ def video(n):
     return dict(marks=marks.marks, before=None, seconds=time.perf_counter() - start)
 
 def report(name, r):
-    "Print a part's figures; its peak and its growth from 10% to 100%."
+    "Print a part's figures; its peak and its growth (above the process before the call if measured, else from 10% to 100%)."
     m = r['marks']
     above = '' if r['before'] is None else f", {m[100] - r['before']:.0f} MB above the process before the call ({r['before']:.0f} MB)"
     print(f"{name}: peak RSS {m[10]:.0f} / {m[50]:.0f} / {m[100]:.0f} MB after 10 / 50 / 100%, growth {m[100] - m[10]:.1f} MB{above}; {r['seconds']:.1f} s")
-    return m[100], m[100] - m[10]
+    return m[100], m[100] - (m[10] if r['before'] is None else r['before'])
 
 if __name__ == '__main__':
     if sys.argv[1:2] in (['--crops'], ['--video']):   # one part, in its own process
