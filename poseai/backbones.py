@@ -19,9 +19,9 @@ from .registry import MODELS
 # %% auto #0
 __all__ = ['build_norm', 'conv', 'HSigmoid', 'Swish', 'build_activation', 'same_padding', 'ConvModule',
            'DepthwiseSeparableConvModule', 'SELayer', 'ResBlock', 'BasicBlock', 'Bottleneck', 'res_layer',
-           'resolve_checkpoint', 'LoadReport', 'load_checkpoint', 'kaiming_init_', 'normal_init_', 'init_convs_',
-           'init_or_load', 'freeze', 'Backbone', 'ResNet', 'ResNetV1d', 'count_flops', 'ResNeXt', 'SEResNet',
-           'SEResNeXt']
+           'resolve_checkpoint', 'read_checkpoint', 'LoadReport', 'load_checkpoint', 'kaiming_init_', 'normal_init_',
+           'init_convs_', 'init_or_load', 'freeze', 'Backbone', 'ResNet', 'ResNetV1d', 'count_flops', 'ResNeXt',
+           'SEResNet', 'SEResNeXt']
 
 # %% ../nbs/09_backbones.ipynb #14f7eb67
 _NORMS = {'BN': nn.BatchNorm2d, 'SyncBN': nn.SyncBatchNorm}
@@ -178,6 +178,14 @@ def resolve_checkpoint(name):
     if not Path(name).is_file(): raise PoseaiError('checkpoint file not found', file=name)
     return Path(name)
 
+def _first_line(e): return (str(e).strip().replace('. ', '\n').splitlines() or [''])[0][:150]
+
+def read_checkpoint(name, map_location='cpu', weights_only=True):
+    "The object saved in the checkpoint `name` (see `resolve_checkpoint`); a `PoseaiError` naming the file when it is truncated or not a checkpoint."
+    file = resolve_checkpoint(name)
+    try: return torch.load(file, map_location=map_location, weights_only=weights_only)
+    except Exception as e: raise PoseaiError(f'truncated or not a checkpoint ({type(e).__name__}: {_first_line(e)})', file=name) from None
+
 class LoadReport(NamedTuple):
     "What `load_checkpoint` left out: keys the model wanted, keys it did not know, keys of the wrong shape."
     missing: list
@@ -190,7 +198,7 @@ def _keys(kind, keys, n=5): return f"{len(keys)} {kind} ({', '.join(keys[:n])}{'
 def load_checkpoint(model, checkpoint, prefix=None, strict=True, map_location='cpu'):
     "Load `checkpoint` (path, `torchvision://arch`, MMPose checkpoint or state dict) into `model`, keeping only `prefix`-ed keys with `prefix` removed."
     file = None if isinstance(checkpoint, dict) else str(checkpoint)
-    if file is not None: checkpoint = torch.load(resolve_checkpoint(file), map_location=map_location, weights_only=True)
+    if file is not None: checkpoint = read_checkpoint(file, map_location)
     sd = checkpoint.get('state_dict', checkpoint)
     if prefix:
         sd = {k[len(prefix):]: v for k, v in sd.items() if k.startswith(prefix)}

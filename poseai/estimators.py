@@ -10,12 +10,12 @@ import torch, torch.nn as nn
 from .core import PoseaiError
 from .registry import MODELS
 from .metainfo import parse_pose_metainfo
-from .backbones import load_checkpoint
+from .backbones import load_checkpoint, read_checkpoint
 import poseai.backbones, poseai.hrnet, poseai.necks, poseai.light_backbones, poseai.classic_backbones, poseai.heads   # register their classes
 
 # %% auto #0
 __all__ = ['TopdownPoseEstimator', 'build_pose_estimator', 'keypoints_to_image', 'save_pose_checkpoint', 'load_config',
-           'init_pose_model']
+           'keypoints_mismatch', 'mismatch_reason', 'load_pose_weights', 'init_pose_model']
 
 # %% ../nbs/22_estimators.ipynb #e1b3c75f
 @MODELS.register_module()
@@ -85,14 +85,19 @@ def keypoints_to_image(keypoints, input_center, input_scale, input_size):
     return keypoints / as_t(input_size) * scale + center - 0.5 * scale
 
 # %% ../nbs/22_estimators.ipynb #7f30009d
+def _temp_files(path): return list(path.parent.glob(f'.{path.name}.*.tmp'))
+
 def save_pose_checkpoint(model, path, meta=None, **extra):
     "Write `{config, state_dict, meta}` of `model` (built by `build_pose_estimator`), and any `extra` entries (optimizer state, epoch...), to `path` atomically."
     if not hasattr(model, 'config'): raise PoseaiError('the model has no .config: build it with build_pose_estimator to save a checkpoint that can rebuild it')
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    for stale in _temp_files(path): stale.unlink(missing_ok=True)   # left by a save that was killed
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f'.{path.name}.', suffix='.tmp')
     try:
-        with os.fdopen(fd, 'wb') as f: torch.save(dict(config=model.config, state_dict=model.state_dict(), meta=dict(meta or {}), **extra), f)
+        with os.fdopen(fd, 'wb') as f:
+            torch.save(dict(config=model.config, state_dict=model.state_dict(), meta=dict(meta or {}), **extra), f)
+            f.flush(); os.fsync(f.fileno())   # on disk before the rename: whole after a power cut too
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -110,19 +115,53 @@ def load_config(path):
     if namespace.get('_base_'): raise PoseaiError('_base_ inheritance is not supported: flatten the config (MMPose: `mim run mmpose print_config`)', file=path)
     return {k: v for k, v in namespace.items() if not k.startswith('__')}
 
+def _num_keypoints(head): return getattr(head, 'out_channels', None) or getattr(head, 'num_joints', None)
+
+def keypoints_mismatch(model, state_dict):
+    "'trained for N keypoints, this model has K' when the head in `state_dict` predicts another number of keypoints than `model`'s head, else None."
+    k = _num_keypoints(model.head)
+    for name, own in model.head.state_dict(prefix='head.').items():
+        theirs = state_dict.get(name)
+        if not k or theirs is None or theirs.shape == own.shape or theirs.shape[1:] != own.shape[1:] or own.shape[0] % k: continue
+        per = own.shape[0] // k   # outputs per keypoint: 1 for heatmaps and SimCC, 2 or 4 for regression
+        if theirs.shape[0] % per == 0: return f'trained for {theirs.shape[0] // per} keypoints, this model has {k}'
+    return None
+
+def _architecture(cfg):
+    "A model config in a few words: 'ResNet depth=50 + HeatmapHead'."
+    backbone = cfg.get('backbone', {})
+    size = ''.join(f' {k}={backbone[k]}' for k in ('depth', 'arch') if k in backbone)
+    return f"{backbone.get('type')}{size} + {cfg.get('head', {}).get('type')}"
+
+def mismatch_reason(model, checkpoint):
+    "Why the checkpoint dict `checkpoint` does not fit the estimator `model`, in words (keypoint counts, architectures); '' when it cannot tell."
+    reasons = [keypoints_mismatch(model, checkpoint.get('state_dict', checkpoint))]
+    theirs, ours = checkpoint.get('config'), getattr(model, 'config', None)
+    if isinstance(theirs, dict) and ours is not None and _architecture(theirs) != _architecture(ours):
+        reasons.append(f'the checkpoint is a {_architecture(theirs)}, this model a {_architecture(ours)}')
+    return '; '.join(r for r in reasons if r)
+
+def load_pose_weights(model, checkpoint, file=None, strict=True):
+    "`load_checkpoint` of the checkpoint dict `checkpoint` into the estimator `model`; when it does not fit, a `PoseaiError` naming `file` and why."
+    try: return load_checkpoint(model, checkpoint, strict=strict)
+    except PoseaiError as e:
+        why = mismatch_reason(model, checkpoint)
+        raise PoseaiError(e.problem + (f' ({why})' if why else ''), file=file) from None
+
 def init_pose_model(config_or_checkpoint, checkpoint=None, device='cpu', strict=True):
     "An estimator in eval mode on `device` from a poseai checkpoint, or from a config (dict or file) and a poseai or MMPose checkpoint."
-    source, state = config_or_checkpoint, None
+    source, state, file = config_or_checkpoint, None, None
     for f in (source, checkpoint):
         if isinstance(f, (str, Path)) and not Path(f).is_file(): raise PoseaiError('no such file', file=f)
     if isinstance(source, (str, Path)) and Path(source).suffix in ('.pth', '.pt', '.ckpt'):
-        saved = torch.load(source, map_location='cpu', weights_only=False)
-        if 'config' not in saved: raise PoseaiError('this checkpoint has no config (an MMPose checkpoint?): pass its config first, init_pose_model(config, checkpoint)', file=source)
+        saved, file = read_checkpoint(source, weights_only=False), source
+        if not isinstance(saved, dict) or 'config' not in saved: raise PoseaiError('this checkpoint has no config (an MMPose checkpoint?): pass its config first, init_pose_model(config, checkpoint)', file=source)
         source, state = saved['config'], saved
     cfg = load_config(source) if isinstance(source, (str, Path)) else source
     model = build_pose_estimator(cfg)
-    if checkpoint is not None: state = checkpoint
+    if isinstance(checkpoint, (str, Path)): state, file = read_checkpoint(checkpoint), checkpoint
+    elif checkpoint is not None: state, file = checkpoint, None
     if state is not None:
-        model.load_report = load_checkpoint(model, state, strict=strict)
+        model.load_report = load_pose_weights(model, state, file, strict)
         if any(model.load_report): warnings.warn(f'checkpoint keys that do not fit: {model.load_report}')
     return model.to(device).eval()

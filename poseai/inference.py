@@ -4,9 +4,10 @@
 
 # %% ../nbs/50_inference.ipynb #ac4f8670
 from __future__ import annotations
-import json, warnings
+import json, os, warnings
 from pathlib import Path
 import numpy as np, torch, cv2
+from fastprogress.fastprogress import progress_bar
 from .core import PoseaiError, bbox_xywh2xyxy
 from .transforms import imread_rgb, topdown_pipeline
 from .dataloaders import PoseNormalize, PoseDataLoader
@@ -19,9 +20,9 @@ import poseai.datasets
 
 # %% auto #0
 __all__ = ['IMAGE_SUFFIXES', 'VIDEO_SUFFIXES', 'load_image', 'as_boxes', 'crop_geometry', 'topdown_crops', 'model_device',
-           'predict_crops', 'inference_topdown', 'TorchvisionDetector', 'source_kind', 'folder_images', 'video_frames',
-           'video_fps', 'read_frames', 'result_to_json', 'frame_boxes', 'PoseInferencer', 'load_boxes', 'infer',
-           'evaluate_checkpoint']
+           'batch_slices', 'predict_crops', 'inference_topdown', 'TorchvisionDetector', 'source_kind', 'folder_images',
+           'video_frames', 'video_fps', 'frame_count', 'read_frames', 'result_to_json', 'JsonListFile', 'frame_boxes',
+           'PoseInferencer', 'load_boxes', 'infer', 'evaluate_checkpoint']
 
 # %% ../nbs/50_inference.ipynb #cf09adf7
 def load_image(img_or_path):
@@ -64,15 +65,19 @@ def model_device(model):
     "The device of `model`'s parameters."
     return next(model.parameters()).device
 
+def batch_slices(n, batch_size):
+    "Slices of `range(n)`, `batch_size` items each (the last one fewer)."
+    if batch_size < 1: raise PoseaiError(f'batch_size should be at least 1, got {batch_size}')
+    return [slice(i, i + batch_size) for i in range(0, n, batch_size)]
+
 @torch.no_grad()
 def predict_crops(model, crops, centers, scales, flip_test=True, batch_size=64):
     "Keypoints `(N, K, 2)` in image pixels and scores `(N, K)` of uint8 crops `(N, h, w, 3)` cut at `centers` and `scales` `(N, 2)`."
-    if batch_size < 1: raise PoseaiError(f'batch_size should be at least 1, got {batch_size}')
     input_size, device, keypoints, scores = crops.shape[2:0:-1], model_device(model), [], []
-    for i in range(0, len(crops), batch_size):
-        x = _normalize((torch.from_numpy(crops[i:i + batch_size]).to(device),))[0]
+    for batch in batch_slices(len(crops), batch_size):
+        x = _normalize((torch.from_numpy(crops[batch]).to(device),))[0]
         kpts, kpt_scores = model.predict(x, flip_test=flip_test)
-        keypoints.append(keypoints_to_image(kpts, centers[i:i + batch_size], scales[i:i + batch_size], input_size).cpu().numpy())
+        keypoints.append(keypoints_to_image(kpts, centers[batch], scales[batch], input_size).cpu().numpy())
         scores.append(kpt_scores.cpu().numpy())
     return np.concatenate(keypoints).astype(np.float32), np.concatenate(scores).astype(np.float32)
 
@@ -81,10 +86,13 @@ def inference_topdown(model, img_or_path, bboxes=None, bbox_format='xyxy', flip_
     "Keypoints of every person in `bboxes` `(N, 4|5)` (the whole image if none), cropped as in validation and predicted `batch_size` at a time: a list of result dicts."
     img = load_image(img_or_path)
     xyxy, bbox_scores = as_boxes(bboxes, img.shape, bbox_format)
-    crops, centers, scales = topdown_crops(img, xyxy, *crop_geometry(model))
-    keypoints, scores = predict_crops(model, crops, centers, scales, flip_test, batch_size)
-    return [dict(keypoints=k, keypoint_scores=s, bbox=b, bbox_score=bs, bbox_center=c, bbox_scale=sc)
-            for k, s, b, bs, c, sc in zip(keypoints, scores, xyxy, bbox_scores, centers, scales)]
+    geometry, results = crop_geometry(model), []
+    for batch in batch_slices(len(xyxy), batch_size):   # one batch of crops in memory at a time, however many people
+        crops, centers, scales = topdown_crops(img, xyxy[batch], *geometry)
+        keypoints, scores = predict_crops(model, crops, centers, scales, flip_test, batch_size)
+        results += [dict(keypoints=k, keypoint_scores=s, bbox=b, bbox_score=bs, bbox_center=c, bbox_scale=sc)
+                    for k, s, b, bs, c, sc in zip(keypoints, scores, xyxy[batch], bbox_scores[batch], centers, scales)]
+    return results
 
 # %% ../nbs/50_inference.ipynb #810639be
 def _state_dict(path):
@@ -157,6 +165,16 @@ def video_fps(path, default=30.):
     capture.release()
     return fps if fps and fps > 0 else default
 
+def frame_count(source):
+    "How many frames `read_frames(source)` gives: 1 for an image, the images of a folder, the frames a video's header announces (None if it does not)."
+    kind = source_kind(source)
+    if kind == 'folder': return len(folder_images(source))
+    if kind != 'video': return 1
+    capture = cv2.VideoCapture(str(source))
+    n = int(capture.get(cv2.CAP_PROP_FRAME_COUNT))
+    capture.release()
+    return n if n > 0 else None
+
 def read_frames(source):
     "`(name, RGB frame)` pairs of an image array or file, a folder of images or a video (names: file names, or frame indices)."
     kind = source_kind(source)
@@ -178,6 +196,25 @@ def _write_json(path, data):
     path.write_text(json.dumps(data, indent=2))
     return path
 
+class JsonListFile:
+    "A JSON list written to `path` an item at a time (memory stays flat however long the video), through a temporary file renamed on `close`."
+    def __init__(self, path): self.path, self.file = Path(path), None
+    @property
+    def tmp(self): return self.path.with_name(f'.{self.path.name}.tmp')
+
+    def append(self, item):
+        "Write `item` as the list's next entry."
+        if self.file is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.file = open(self.tmp, 'w')
+        self.file.write(('[\n' if self.file.tell() == 0 else ',\n') + json.dumps(item))
+
+    def close(self):
+        "End the list and put it at `path` (nothing is written when no item was)."
+        if self.file is None: return
+        self.file.write('\n]\n'); self.file.close()
+        os.replace(self.tmp, self.path)
+
 def frame_boxes(bboxes, name):
     "The boxes given for frame `name`: `bboxes` itself if it is an array, else its entry for the file name, the stem or the stem's number."
     if bboxes is None or not isinstance(bboxes, dict): return bboxes
@@ -186,9 +223,9 @@ def frame_boxes(bboxes, name):
 
 # %% ../nbs/50_inference.ipynb #8f9ef004
 class PoseInferencer:
-    "Top-down pose inference on images, folders and videos: `model_or_config` (an estimator, a config with `checkpoint`, or a poseai checkpoint), an optional `detector` (img -> boxes `(N, 5)`)."
+    "Top-down pose inference on images, folders and videos: `model_or_config` (an estimator, a config with `checkpoint`, or a poseai checkpoint), an optional `detector` (img -> boxes `(N, 5)`); `progress`: a progress bar over folders and videos."
     def __init__(self, model_or_config, checkpoint=None, device=None, detector=None, metainfo=None, flip_test=True, batch_size=64,
-                 bbox_thr=0.3, nms_thr=0.3, kpt_thr=0.3, radius=4, thickness=1):
+                 bbox_thr=0.3, nms_thr=0.3, kpt_thr=0.3, radius=4, thickness=1, progress=True):
         if isinstance(model_or_config, torch.nn.Module): self.model = model_or_config.to(device) if device else model_or_config
         else: self.model = init_pose_model(model_or_config, checkpoint, device or ('cuda' if torch.cuda.is_available() else 'cpu'))
         self.model.eval()
@@ -196,7 +233,7 @@ class PoseInferencer:
         if self.model.metainfo is None:
             warnings.warn("the model has no metainfo: using COCO's (pass metainfo=... for other keypoints)")
             self.model.metainfo = parse_pose_metainfo('coco')
-        self.detector, self.flip_test, self.batch_size = detector, flip_test, batch_size
+        self.detector, self.flip_test, self.batch_size, self.progress = detector, flip_test, batch_size, progress
         self.bbox_thr, self.nms_thr, self.kpt_thr, self.radius, self.thickness = bbox_thr, nms_thr, kpt_thr, radius, thickness
 
     def boxes(self, img, given=None):
@@ -218,9 +255,10 @@ class PoseInferencer:
         "For each frame of `source` (image, array, folder or video): `dict(name, predictions[, visualization])`; with `out_dir`, also written there."
         kind, out_dir = source_kind(source), None if out_dir is None else Path(out_dir)
         video = kind == 'video'
-        writer, frames_json = None, []
+        writer, frames_json = None, JsonListFile(out_dir / 'predictions' / f'{Path(source).stem}.json') if video and out_dir is not None else None
+        total = frame_count(source) if self.progress and kind in ('folder', 'video') else None
         try:
-            for name, img in read_frames(source):
+            for name, img in (progress_bar(read_frames(source), total=total) if total else read_frames(source)):
                 results = self.predict(img, frame_boxes(bboxes, name))
                 out = dict(name=name, predictions=results)
                 if return_vis or out_dir is not None: out['visualization'] = self.draw(img, results)
@@ -237,7 +275,7 @@ class PoseInferencer:
                 yield out
         finally:
             if writer is not None: writer.release()
-            if video and out_dir is not None and frames_json: _write_json(out_dir / 'predictions' / f'{Path(source).stem}.json', frames_json)
+            if frames_json is not None: frames_json.close()
 
 def _video_writer(path, fps, shape):
     "An mp4 writer to `path` for RGB frames of `shape`."
@@ -267,14 +305,14 @@ def load_boxes(path, cat_ids=(1,)):
     return {k: np.array(v, np.float32) for k, v in boxes.items()}
 
 def infer(checkpoint, source, out_dir='poseai_infer', config=None, bboxes=None, det_weights=None, det_model='fasterrcnn_resnet50_fpn',
-          device=None, flip_test=True, batch_size=64, bbox_thr=0.3, kpt_thr=0.3):
+          device=None, flip_test=True, batch_size=64, bbox_thr=0.3, kpt_thr=0.3, progress=True):
     """Pose of the people in `source` (image, folder or video) by `checkpoint` (a poseai checkpoint, or an MMPose one with its `config`).
 
     Boxes: the JSON file `bboxes` (see `load_boxes`), else a torchvision `det_model` with local weights `det_weights`, else the whole image.
     Writes drawn images (or an mp4) and JSON predictions under `out_dir`; returns a summary dict (frames, people, files written)."""
     detector = None if det_weights is None else TorchvisionDetector(det_weights, det_model, score_thr=bbox_thr, device=device)
     inferencer = PoseInferencer(config or checkpoint, checkpoint if config else None, device, detector, flip_test=flip_test,
-                                batch_size=batch_size, bbox_thr=bbox_thr, kpt_thr=kpt_thr)
+                                batch_size=batch_size, bbox_thr=bbox_thr, kpt_thr=kpt_thr, progress=progress)
     frames = people = 0
     for out in inferencer(source, load_boxes(bboxes) if bboxes else None, out_dir):
         frames, people = frames + 1, people + len(out['predictions'])
@@ -296,11 +334,11 @@ def _ground_truths(records, target):
 
 @torch.no_grad()
 def evaluate_checkpoint(checkpoint, ann_file, img_dir='', config=None, bbox_file=None, metric='coco', dataset='CocoDataset', metainfo=None,
-         batch_size=64, flip_test=True, device=None, num_workers=0):
+         batch_size=64, flip_test=True, device=None, num_workers=0, progress=True):
     """Metrics dict of `checkpoint` (a poseai checkpoint, or an MMPose one with its `config`) on the COCO-style `ann_file`.
 
     Images are under `img_dir`; people are the annotations' boxes, or the detections of `bbox_file`; `dataset` names a class of
-    `poseai.datasets` (its meta information unless `metainfo`); `metric` is 'coco', 'pck' or a metric object."""
+    `poseai.datasets` (its meta information unless `metainfo`); `metric` is 'coco', 'pck' or a metric object; `progress`: a progress bar over the batches."""
     device = device or ('cuda' if torch.cuda.is_available() else 'cpu')
     model = init_pose_model(config or checkpoint, checkpoint if config else None, device)
     ds_class = getattr(poseai.datasets, dataset, None)
@@ -313,7 +351,7 @@ def evaluate_checkpoint(checkpoint, ann_file, img_dir='', config=None, bbox_file
     dl = PoseDataLoader(ds, topdown_pipeline(input_size, train=False, use_udp=use_udp), bs=batch_size, shuffle=False,
                         num_workers=num_workers, device=torch.device(device))
     evaluator, done = _metric(metric, ann_file, ds.metainfo), 0
-    for x, target in dl:
+    for x, target in (progress_bar(dl) if progress else dl):
         kpts, scores = model.predict(x, flip_test=flip_test)
         kpts = keypoints_to_image(kpts, target['bbox_center'], target['bbox_scale'], input_size)
         evaluator.process(dict(keypoints=kpts.cpu().numpy(), keypoint_scores=scores.cpu().numpy()), _ground_truths(ds.data_list[done:done + len(x)], target))

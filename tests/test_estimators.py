@@ -139,6 +139,48 @@ def test_wrong_checkpoint_lists_keys(tmp_path):
         model = init_pose_model(est.config, shared_file(*MODELS_DIR, 'rle_res18-tiny.pth'), strict=False)
     assert model.load_report.missing and model.load_report.unexpected
 
+@pytest.mark.parametrize('name, key', [('td-hm_res18-tiny', 'out_channels'), ('rle_res18-tiny', 'num_joints')])
+def test_checkpoint_of_other_keypoints_names_the_file_and_the_counts(name, key):
+    "MMPose's 17-keypoint checkpoint offered to a 14-keypoint model (heatmap or regression head)."
+    est, _, _ = reference(name)
+    cfg = copy.deepcopy(est.config); cfg['head'][key] = 14
+    path = shared_file(*MODELS_DIR, f'{name}.pth')
+    with pytest.raises(PoseaiError, match=r'mismatched \(head\..*trained for 17 keypoints, this model has 14') as e: init_pose_model(cfg, path)
+    assert e.value.file == path
+
+def test_checkpoint_of_another_architecture_says_both(tmp_path):
+    est, _, _ = reference('td-hm_res18-tiny')
+    path = save_pose_checkpoint(est, tmp_path / 'res18.pth')
+    deeper = copy.deepcopy(est.config); deeper['backbone']['depth'] = 34
+    with pytest.raises(PoseaiError, match='missing.*the checkpoint is a ResNet depth=18 \\+ HeatmapHead, this model a ResNet depth=34') as e:
+        init_pose_model(deeper, path)
+    assert e.value.file == path
+
+@pytest.mark.parametrize('keep', [0, 100, 5000, 0.5, -10])
+def test_truncated_checkpoint_is_named(tmp_path, keep):
+    "A checkpoint cut anywhere (empty, inside the header, the middle, the last bytes) names the file, as config-bearing file or as weights."
+    est, _, _ = reference('td-hm_res18-tiny')
+    whole = save_pose_checkpoint(est, tmp_path / 'whole.pth').read_bytes()
+    cut = tmp_path / 'cut.pth'
+    cut.write_bytes(whole[:int(keep * len(whole)) if isinstance(keep, float) else keep])
+    for load in (lambda: init_pose_model(cut), lambda: init_pose_model(est.config, cut)):
+        with pytest.raises(PoseaiError, match='truncated or not a checkpoint') as e: load()
+        assert e.value.file == cut
+
+def test_files_that_are_not_checkpoints(tmp_path):
+    (tmp_path / 'notes.pth').write_text('not a checkpoint')
+    with pytest.raises(PoseaiError, match='truncated or not a checkpoint'): init_pose_model(tmp_path / 'notes.pth')
+    torch.save(torch.zeros(3), tmp_path / 'tensor.pth')
+    with pytest.raises(PoseaiError, match='has no config'): init_pose_model(tmp_path / 'tensor.pth')
+
+def test_save_removes_what_a_killed_save_left(tmp_path):
+    "A save killed mid-write leaves `.<name>.<random>.tmp`; the next save to that name removes it, other names' files stay."
+    est, _, _ = reference('rle_res18-tiny')
+    (tmp_path / '.model.pth.abc123.tmp').write_bytes(b'half')
+    (tmp_path / '.other.pth.abc123.tmp').write_bytes(b'half')
+    save_pose_checkpoint(est, tmp_path / 'model.pth')
+    assert sorted(p.name for p in tmp_path.iterdir()) == ['.other.pth.abc123.tmp', 'model.pth']
+
 @pytest.mark.parametrize('write, message', [
     (lambda p: p.write_text("_base_ = ['../_base_/default_runtime.py']\nmodel = dict()\n"), '_base_ inheritance is not supported'),
     (lambda p: p.write_text("from mmengine.config import read_base\n"), 'cannot run the config'),

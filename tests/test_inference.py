@@ -79,6 +79,19 @@ def test_batched_64_people_equal_one_by_one(est, mmpose):
     assert len(batched) == len(single) == 64
     for key in ('keypoints', 'keypoint_scores'): np.testing.assert_allclose(stacked(batched, key), stacked(single, key), atol=1e-5, rtol=0)
 
+def test_many_people_are_cut_one_batch_at_a_time(est, monkeypatch):
+    "150 boxes at batch size 64: three crop calls of 64, 64 and 22 boxes (memory bounded by a batch), the same keypoints as one batch of 150."
+    import poseai.inference as inference
+    img, rng = load_image(image_path(785)), np.random.default_rng(0)
+    xy = rng.uniform(0, 300, (150, 2))
+    boxes = np.concatenate([xy, xy + rng.uniform(50, 150, (150, 2))], 1).astype(np.float32)
+    whole = inference_topdown(est, img, boxes, flip_test=False, batch_size=150)
+    sizes, crop = [], inference.topdown_crops
+    monkeypatch.setattr(inference, 'topdown_crops', lambda img, bboxes, *a: sizes.append(len(bboxes)) or crop(img, bboxes, *a))
+    batched = inference_topdown(est, img, boxes, flip_test=False, batch_size=64)
+    assert sizes == [64, 64, 22] and len(batched) == 150
+    for key in ('keypoints', 'keypoint_scores', 'bbox', 'bbox_center'): np.testing.assert_allclose(stacked(batched, key), stacked(whole, key), atol=1e-5, rtol=0)
+
 def test_boxes_keep_their_scores_and_formats(est):
     img = np.zeros((100, 80, 3), np.uint8)
     xyxy = inference_topdown(est, img, [[10, 10, 50, 90, 0.7]], flip_test=False)[0]
@@ -123,6 +136,24 @@ def test_inferencer_on_a_video_writes_an_mp4_and_one_json(est, tmp_path):
     assert [s['frame_id'] for s in saved] == [0, 1, 2]
     np.testing.assert_allclose(saved[2]['instances'][0]['keypoints'], frames[2]['predictions'][0]['keypoints'], rtol=1e-6)
     assert saved[2]['instances'][0]['bbox'] == [[0, 0, 48, 64]]   # MMPose's split_instances wraps the box in a list
+
+def test_video_json_is_written_as_it_goes_and_always_whole(est, tmp_path):
+    "Mid-video the JSON is only a temporary file; a run stopped after two frames leaves a whole JSON of those two."
+    write_video(tmp_path / 'clip.mp4', [np.full((64, 48, 3), 10 * i, np.uint8) for i in range(5)])
+    frames = PoseInferencer(est, flip_test=False, progress=False)(tmp_path / 'clip.mp4', out_dir=tmp_path / 'out')
+    next(frames); next(frames)
+    assert [p.name for p in (tmp_path / 'out/predictions').iterdir()] == ['.clip.json.tmp']
+    frames.close()   # the consumer stops (or fails) after two frames
+    assert [p.name for p in (tmp_path / 'out/predictions').iterdir()] == ['clip.json']
+    assert [f['frame_id'] for f in json.loads((tmp_path / 'out/predictions/clip.json').read_text())] == [0, 1]
+
+def test_progress_bars_over_folders_and_videos_can_be_turned_off(est, tmp_path, capsys):
+    for i in range(2): cv2.imwrite(str(tmp_path / f'{i}.png'), np.zeros((64, 48, 3), np.uint8))
+    assert len(list(PoseInferencer(est, flip_test=False)(tmp_path))) == 2
+    assert '100.00% [2/2' in capsys.readouterr().out
+    assert len(list(PoseInferencer(est, flip_test=False, progress=False)(tmp_path))) == 2
+    list(PoseInferencer(est, flip_test=False)(tmp_path / '0.png'))   # one image: no bar
+    assert capsys.readouterr().out == ''
 
 def test_inferencer_on_a_folder_uses_boxes_per_file(est, tmp_path):
     img = load_image(image_path(785))
@@ -188,12 +219,13 @@ def test_infer_writes_predictions_and_drawings(est, tmp_path):
     assert sorted(Path(f).name for f in summary['files']) == ['000000040083.jpg', '000000040083.json']
     assert len(json.loads((tmp_path / 'out/predictions/000000040083.json').read_text())) == 26
 
-def test_test_feeds_the_metric_what_inference_gives(est, tmp_path):
+def test_test_feeds_the_metric_what_inference_gives(est, tmp_path, capsys):
     "`test` (DataLoader, crops by the pipeline, ids and areas from the dataset) gives CocoMetric the instances that inference_topdown on the same boxes gives."
     ckpt = save_pose_checkpoint(est, tmp_path / 'model.pth')
     ann_file = coco('test_coco.json')
     ours = CocoMetric(ann_file, 'coco')
     metrics = evaluate_checkpoint(ckpt, ann_file, ann_file.parent, metric=ours, device='cpu', flip_test=False, batch_size=5)
+    assert '100.00% [3/3' in capsys.readouterr().out   # the progress bar over the batches
     from poseai.datasets import CocoDataset
     with warnings.catch_warnings():
         warnings.simplefilter('ignore')
@@ -206,7 +238,8 @@ def test_test_feeds_the_metric_what_inference_gives(est, tmp_path):
         np.testing.assert_allclose(a['keypoints'], b['keypoints'], atol=1e-4)
         np.testing.assert_allclose(np.r_[a['keypoint_scores'], a['area'], a['bbox_score']], np.r_[b['keypoint_scores'], b['area'], b['bbox_score']], atol=1e-6, rtol=1e-6)
     assert metrics == pytest.approx(direct.evaluate()) and set(metrics) >= {'AP', 'AP .5', 'AR'}
-    assert 0 <= evaluate_checkpoint(ckpt, ann_file, ann_file.parent, metric='pck', device='cpu', flip_test=False)['PCK'] <= 1
+    assert 0 <= evaluate_checkpoint(ckpt, ann_file, ann_file.parent, metric='pck', device='cpu', flip_test=False, progress=False)['PCK'] <= 1
+    assert capsys.readouterr().out == ''
 
 def test_test_rejects_unknown_metrics_and_datasets(est, tmp_path):
     ckpt = save_pose_checkpoint(est, tmp_path / 'model.pth')
