@@ -5,11 +5,11 @@
 # %% auto #0
 __all__ = []
 
-# %% ../nbs/99_all.ipynb #04adeb7e
+# %% ../nbs/99_all.ipynb #5b990aa2
 from pathlib import Path
 import numpy as np, cv2
-from . import core, metainfo, datasets, transforms, synthetic, dataloaders, heatmap_codecs, coord_codecs, registry, backbones, hrnet, necks, light_backbones, classic_backbones, resnet_variants, multistage_backbones, timm_backbone, losses, evaluation, heads, estimators, rtmpose, learner, inference, visualization, tracking, export, cli
-_modules = (core, metainfo, datasets, transforms, synthetic, dataloaders, heatmap_codecs, coord_codecs, registry, backbones, hrnet, necks, light_backbones, classic_backbones, resnet_variants, multistage_backbones, timm_backbone, losses, evaluation, heads, estimators, rtmpose, learner, inference, visualization, tracking, export, cli)   # before the star imports: some public names (`export`...) are also module names
+from . import core, metainfo, datasets, transforms, synthetic, dataloaders, heatmap_codecs, coord_codecs, registry, backbones, hrnet, necks, light_backbones, classic_backbones, resnet_variants, multistage_backbones, timm_backbone, losses, evaluation, heads, estimators, rtmpose, faults, learner, inference, visualization, tracking, export, cli
+_modules = (core, metainfo, datasets, transforms, synthetic, dataloaders, heatmap_codecs, coord_codecs, registry, backbones, hrnet, necks, light_backbones, classic_backbones, resnet_variants, multistage_backbones, timm_backbone, losses, evaluation, heads, estimators, rtmpose, faults, learner, inference, visualization, tracking, export, cli)   # before the star imports: some public names (`export`...) are also module names
 from .core import *
 from .metainfo import *
 from .datasets import *
@@ -32,6 +32,7 @@ from .evaluation import *
 from .heads import *
 from .estimators import *
 from .rtmpose import *
+from .faults import *
 from .learner import *
 from .inference import *
 from .visualization import *

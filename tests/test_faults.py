@@ -116,7 +116,6 @@ def test_killed_training_process_resumes_and_finishes(coco, tmp_path):
     assert len(history) == run['epochs'] - 1 - done   # the resumed run trained exactly the epochs left
     assert all(np.isfinite(h['train_loss']) for h in history)
 
-@pytest.mark.xfail(strict=True, reason='PoseLearner.resume (40_learner) does not use read_checkpoint/load_pose_weights yet: see the report')
 def test_resume_from_a_bad_checkpoint_names_the_file(coco, tmp_path):
     learn = tiny_learner(coco[0], tmp_path)
     (tmp_path/'cut.pth').write_bytes(b'PK\x03\x04 cut short')
