@@ -8,7 +8,7 @@ from poseai.datasets import CocoDataset
 from poseai.dataloaders import PoseDataLoaders
 from poseai.estimators import build_pose_estimator, save_pose_checkpoint, init_pose_model
 from poseai.synthetic import make_synthetic_coco
-from poseai.learner import pose_learner, tiny_pose_config, SavePoseCheckpoint, train
+from poseai.learner import pose_learner, tiny_pose_config, SavePoseCheckpoint, train, data_rng_state
 from poseai.faults import InterruptAt, StopOnNonFinite
 
 INPUT = (64, 96)   # small crops keep every run here short
@@ -122,9 +122,8 @@ def test_resume_from_a_bad_checkpoint_names_the_file(coco, tmp_path):
     with pytest.raises(PoseaiError, match='truncated or not a checkpoint') as e: learn.resume(tmp_path/'cut.pth')
     assert e.value.file == tmp_path/'cut.pth'
     other = build_pose_estimator(tiny_pose_config(14, input_size=INPUT, metainfo=None))
-    learn.save_checkpoint(tmp_path/'mine.pth')
-    saved = torch.load(tmp_path/'mine.pth', weights_only=False)
-    save_pose_checkpoint(other, tmp_path/'other.pth', optimizer=saved['optimizer'], epoch=0, data_rng=saved['data_rng'])
+    learn.create_opt()
+    save_pose_checkpoint(other, tmp_path/'other.pth', optimizer=learn.opt.state_dict(), epoch=0, data_rng=data_rng_state(learn.dls.train))
     with pytest.raises(PoseaiError, match='trained for 14 keypoints, this model has 17'): learn.resume(tmp_path/'other.pth')
 
 # --- non-finite losses
