@@ -861,7 +861,6 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                 'poseai.learner.RepeatDataset.__init__': ('learner.html#repeatdataset.__init__', 'poseai/learner.py'),
                                 'poseai.learner.RepeatDataset.__len__': ('learner.html#repeatdataset.__len__', 'poseai/learner.py'),
                                 'poseai.learner.RepeatDataset.__repr__': ('learner.html#repeatdataset.__repr__', 'poseai/learner.py'),
-                                'poseai.learner.RepeatDataset.data_list': ('learner.html#repeatdataset.data_list', 'poseai/learner.py'),
                                 'poseai.learner.SavePoseCheckpoint': ('learner.html#saveposecheckpoint', 'poseai/learner.py'),
                                 'poseai.learner.SavePoseCheckpoint.__init__': ( 'learner.html#saveposecheckpoint.__init__',
                                                                                 'poseai/learner.py'),
