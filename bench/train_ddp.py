@@ -1,12 +1,12 @@
 """Data-parallel training on several GPUs with fastai's `distrib_ctx`: images/s and the validation metric gathered over all ranks.
 
 Usage (one GPU, then two, on the same host):
-    python bench/train_ddp.py [--steps 60] [--bs 256] [--workers 15] [--lsp DIR]
+    python bench/train_ddp.py [--model res50|hrnet32] [--steps 60] [--bs 256] [--workers 15] [--lsp DIR]
     OMP_NUM_THREADS=8 torchrun --nproc_per_node 2 bench/train_ddp.py [same options]      (or: accelerate launch --num_processes 2 ...)
 
 torchrun sets OMP_NUM_THREADS=1 in each process unless it is set: on two H200s that cost 16% (4667 img/s against 5528).
 
-SimpleBaseline ResNet-50 at 256x192, bf16 + channels_last, trained from the Leeds Sports Pose JPEGs (its 1000 training
+SimpleBaseline ResNet-50 (or HRNet-W32) at 256x192, bf16 + channels_last, trained from the Leeds Sports Pose JPEGs (its 1000 training
 images repeated) through `PoseDataLoaders` with `--workers` processes per GPU; each GPU takes `--bs` crops a step.
 Batch norm is per GPU, as in MMPose's top-down configs (`--sync-bn`: fastai's default, synchronised). Epoch 1 warms up (workers, cuDNN), epoch 2 is timed: images/s of all GPUs together. Validation after each epoch runs
 flip test on the 1000 LSP test people split over the GPUs, and rank 0 reports PCK@0.2 over all of them (predictions
@@ -37,6 +37,7 @@ def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument('--steps', type=int, default=60, help='training steps per epoch on each GPU')
     p.add_argument('--bs', type=int, default=256); p.add_argument('--workers', type=int, default=15)
+    p.add_argument('--model', default='res50', choices=['res50', 'hrnet32'])
     p.add_argument('--lsp', default=str(ROOT.parent/'shared/data/lsp'))
     p.add_argument('--sync-bn', action='store_true', help="batch norm statistics over all GPUs (fastai's default; MMPose's top-down configs do not)")
     a = p.parse_args()
@@ -51,14 +52,14 @@ def main():
                                         device=torch.device('cuda', rank), persistent_workers=True)
     torch.manual_seed(0)
     timer = TrainTimer()
-    learn = pose_learner(dls, config('res50', train_ds.metainfo), evaluators={PCKAccuracy(thr=0.2): ['PCK']}, channels_last=True, cbs=timer).to_bf16()
+    learn = pose_learner(dls, config(a.model, train_ds.metainfo), evaluators={PCKAccuracy(thr=0.2): ['PCK']}, channels_last=True, cbs=timer).to_bf16()
     evaluation = next(cb for cb in learn.cbs if isinstance(cb, PoseEvaluation))
     with learn.distrib_ctx(sync_bn=a.sync_bn), learn.no_bar(): learn.fit(2, 5e-4)
     rate = per_epoch / timer.seconds[-1]
     if rank == 0:
         pck = learn.recorder.values[-1][learn.recorder.metric_names[1:].index('PCK')]
-        print(f'{world} GPU(s) ({torch.cuda.get_device_name()}), batch {a.bs} each, {a.workers} workers each: {rate:.1f} img/s '
+        print(f'{a.model}, {world} GPU(s) ({torch.cuda.get_device_name()}), batch {a.bs} each, {a.workers} workers each: {rate:.1f} img/s '
               f'(timed epoch {timer.seconds[-1]:.2f} s); validation PCK@0.2 {pck:.4f} over {evaluation.evaluated} people')
-        print(f'train_ddp: world={world} sync_bn={int(a.sync_bn)} img_s={rate:.1f} pck={pck:.4f} evaluated={evaluation.evaluated}')
+        print(f'train_ddp: model={a.model} world={world} sync_bn={int(a.sync_bn)} img_s={rate:.1f} pck={pck:.4f} evaluated={evaluation.evaluated}')
 
 if __name__ == '__main__': main()
