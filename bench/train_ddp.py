@@ -8,7 +8,8 @@ torchrun sets OMP_NUM_THREADS=1 in each process unless it is set: on two H200s t
 
 SimpleBaseline ResNet-50 (or HRNet-W32) at 256x192, bf16 + channels_last, trained from the Leeds Sports Pose JPEGs (its 1000 training
 images repeated) through `PoseDataLoaders` with `--workers` processes per GPU; each GPU takes `--bs` crops a step.
-Batch norm is per GPU, as in MMPose's top-down configs (`--sync-bn`: fastai's default, synchronised). Epoch 1 warms up (workers, cuDNN), epoch 2 is timed: images/s of all GPUs together. Validation after each epoch runs
+Batch norm is per GPU, as in MMPose's top-down configs (`--sync-bn`: fastai's default, synchronised), and its buffers are not
+broadcast at each step (`PoseLearner.to_distributed`). Epoch 1 warms up (workers, cuDNN), epoch 2 is timed: images/s of all GPUs together. Validation after each epoch runs
 flip test on the 1000 LSP test people split over the GPUs, and rank 0 reports PCK@0.2 over all of them (predictions
 gathered from every rank). Last line (rank 0): `train_ddp: world=<gpus> img_s=<images/s> pck=<PCK@0.2> evaluated=<people>`.
 """
