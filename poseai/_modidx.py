@@ -833,6 +833,8 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                                                                  'poseai/learner.py'),
                                 'poseai.learner.PoseDistributed.before_fit': ( 'learner.html#posedistributed.before_fit',
                                                                                'poseai/learner.py'),
+                                'poseai.learner.PoseDistributed.before_validate': ( 'learner.html#posedistributed.before_validate',
+                                                                                    'poseai/learner.py'),
                                 'poseai.learner.PoseEvaluation': ('learner.html#poseevaluation', 'poseai/learner.py'),
                                 'poseai.learner.PoseEvaluation.__init__': ('learner.html#poseevaluation.__init__', 'poseai/learner.py'),
                                 'poseai.learner.PoseEvaluation.after_pred': ('learner.html#poseevaluation.after_pred', 'poseai/learner.py'),
