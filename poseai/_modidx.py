@@ -373,6 +373,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                  'poseai.datasets._select': ('datasets.html#_select', 'poseai/datasets.py'),
                                  'poseai.datasets._side_color': ('datasets.html#_side_color', 'poseai/datasets.py'),
                                  'poseai.datasets.bbox_from_keypoints': ('datasets.html#bbox_from_keypoints', 'poseai/datasets.py'),
+                                 'poseai.datasets.check_on_bad_sample': ('datasets.html#check_on_bad_sample', 'poseai/datasets.py'),
                                  'poseai.datasets.clip_xywh': ('datasets.html#clip_xywh', 'poseai/datasets.py'),
                                  'poseai.datasets.coco_keypoints': ('datasets.html#coco_keypoints', 'poseai/datasets.py'),
                                  'poseai.datasets.count_labelled': ('datasets.html#count_labelled', 'poseai/datasets.py'),
