@@ -184,6 +184,14 @@ def test_file_list_downloads_each_file_once(server, places, monkeypatch, capsys)
     assert out == '' and 'downloading tiny project' in err and 'tiny-dlc: 3 of 3 files' in err
     assert tutorial_data('tiny-dlc') == folder and len(server.requests) == len(PROJECT)
 
+def test_an_incomplete_cached_copy_is_replaced(server, places, monkeypatch):
+    monkeypatch.setitem(TUTORIAL_DATA, 'tiny-dlc', file_list(server, PROJECT))
+    folder = tutorial_data('tiny-dlc', progress=False)
+    (folder/'config.yaml').unlink(); (folder/'stray.txt').write_text('left by hand')
+    assert find_tutorial_data('tiny-dlc') is None
+    assert tutorial_data('tiny-dlc', progress=False) == folder and len(server.requests) == 2 * len(PROJECT)
+    assert tree(folder) == ['config.yaml', 'labeled-data', 'labeled-data/m1', 'labeled-data/m1/CollectedData_me.csv', 'labeled-data/m1/img0000.png']   # the stray file went with the old copy
+
 def test_a_bad_file_in_a_list_leaves_nothing_in_place(server, places, monkeypatch):
     monkeypatch.setitem(TUTORIAL_DATA, 'tiny-dlc', file_list(server, PROJECT, {'labeled-data/m1/img0000.png': '2' * 64}))
     with pytest.raises(PoseaiError, match=r'/project/labeled-data/m1/img0000\.png: sha256 mismatch: expected 2{64}'): tutorial_data('tiny-dlc', progress=False)

@@ -4,7 +4,7 @@
 
 # %% ../../nbs/02a_download.ipynb #d0ad6974
 from __future__ import annotations
-import hashlib, http.client, json, os, sys, tempfile, time, urllib.error, urllib.request, zipfile
+import hashlib, http.client, json, os, shutil, sys, tempfile, time, urllib.error, urllib.request, zipfile
 from contextlib import contextmanager
 from importlib.resources import files
 from pathlib import Path
@@ -136,6 +136,7 @@ def _fetch(name, dest, progress=True):
     "Download tutorial dataset `name` into the new folder `dest`, checked."
     entry = _entry(name)
     if progress: print(f"downloading {entry['title']} ({entry['size'] / 1e6:.1f} MB) to {dest}", file=sys.stderr)
+    if dest.exists(): shutil.rmtree(dest)   # an incomplete copy in the cache (a file removed by hand): replaced
     with atomic_folder(dest) as work:
         if 'archive' in entry:
             archive = download_url(entry['archive'], cache_dir()/'downloads'/Path(urlparse(entry['archive']).path).name, entry['sha256'], progress)
