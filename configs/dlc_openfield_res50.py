@@ -1,6 +1,6 @@
 # The DeepLabCut open-field mouse, SimpleBaseline ResNet-50 from scratch, 256x256: `poseai train configs/dlc_openfield_res50.py`
 # (from the repository root). The tutorial nbs/61_tutorial_custom_dataset.ipynb trains this very config; every 10th frame is held out.
-data_root = '../shared/data/dlc-openfield'
+data_root = 'tutorial:dlc-openfield'   # wherever `tutorial_data('dlc-openfield')` finds it; downloaded (27 MB) if nowhere
 model = dict(
     type='TopdownPoseEstimator',
     backbone=dict(type='ResNet', depth=50),

@@ -1,7 +1,7 @@
 # Leeds Sports Pose, SimpleBaseline ResNet-50 from scratch, 256x192: `poseai train configs/lsp_res50.py` (from the repository root).
 # The tutorial nbs/60_tutorial_lsp.ipynb trains this very config. No pretrained weights: add
 # `init_cfg=dict(type='Pretrained', checkpoint='path/to/resnet50.pth')` to the backbone to start from ImageNet weights.
-data_root = '../shared/data/lsp'
+data_root = 'tutorial:lsp'   # wherever `tutorial_data('lsp')` finds it ($POSEAI_DATA/lsp, ../shared/data/lsp, the cache); downloaded (35 MB) if nowhere
 model = dict(
     type='TopdownPoseEstimator',
     backbone=dict(type='ResNet', depth=50),

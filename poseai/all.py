@@ -9,9 +9,11 @@ __all__ = []
 from pathlib import Path
 import numpy as np, cv2
 from . import core, metainfo, datasets, transforms, synthetic, dataloaders, heatmap_codecs, coord_codecs, registry, backbones, hrnet, necks, light_backbones, classic_backbones, resnet_variants, multistage_backbones, timm_backbone, losses, evaluation, heads, estimators, rtmpose, faults, learner, inference, visualization, tracking, export, cli
-_modules = (core, metainfo, datasets, transforms, synthetic, dataloaders, heatmap_codecs, coord_codecs, registry, backbones, hrnet, necks, light_backbones, classic_backbones, resnet_variants, multistage_backbones, timm_backbone, losses, evaluation, heads, estimators, rtmpose, faults, learner, inference, visualization, tracking, export, cli)   # before the star imports: some public names (`export`...) are also module names
+from .data import download
+_modules = (core, metainfo, download, datasets, transforms, synthetic, dataloaders, heatmap_codecs, coord_codecs, registry, backbones, hrnet, necks, light_backbones, classic_backbones, resnet_variants, multistage_backbones, timm_backbone, losses, evaluation, heads, estimators, rtmpose, faults, learner, inference, visualization, tracking, export, cli)   # before the star imports: some public names (`export`...) are also module names
 from .core import *
 from .metainfo import *
+from .data.download import *
 from .datasets import *
 from .transforms import *
 from .synthetic import *

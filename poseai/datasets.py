@@ -12,6 +12,7 @@ from PIL import Image, UnidentifiedImageError
 from fastcore.basics import patch
 from .core import PoseaiError, bbox_cs2xyxy, bbox_xywh2xyxy
 from .metainfo import parse_pose_metainfo, make_metainfo
+from .data.download import tutorial_root
 
 # %% auto #0
 __all__ = ['LSP_KEYPOINTS', 'LSP_METAINFO', 'LSP_SPLITS', 'DLC_SPLITS', 'load_json', 'clip_xywh', 'coco_keypoints',
@@ -561,11 +562,11 @@ def _frame_size(self: BaseCocoStyleDataset, path):
 
 # %% ../nbs/02_datasets.ipynb #db054cb7
 class LspDataset(BaseCocoStyleDataset):
-    "Leeds Sports Pose: `root/joints.mat` and `root/images/im0001.jpg`...; `split` 'train' (images 1-1000), 'test' (1001-2000) or 'all'."
+    "Leeds Sports Pose: `root/joints.mat` and `root/images/im0001.jpg`... (`root='tutorial:lsp'`: wherever `tutorial_data` finds it); `split` 'train' (images 1-1000), 'test' (1001-2000) or 'all'."
     METAINFO = LSP_METAINFO
     def __init__(self, root, split='train', metainfo=None, data_mode='topdown', test_mode=False, indices=None, margin=0.1, on_bad_sample='raise'):
         if split not in LSP_SPLITS: raise PoseaiError(f'split should be one of {list(LSP_SPLITS)}, not {split!r}')
-        self.split, self.margin = split, margin
+        self.split, self.margin, root = split, margin, tutorial_root(root)
         super().__init__(os.path.join(root, 'joints.mat'), metainfo=metainfo, data_prefix=dict(img=os.path.join(root, 'images')),
                          data_mode=data_mode, test_mode=test_mode, indices=indices, on_bad_sample=on_bad_sample)
 
@@ -634,10 +635,11 @@ def read_dlc_labels(fname, bodyparts):
 DLC_SPLITS = ('all', 'train', 'test')
 
 class DeepLabCutDataset(BaseCocoStyleDataset):
-    "The labelled frames of a single-animal DeepLabCut project; `split` 'train' or 'test' holds out every `test_every`-th frame (sorted by path, from the first)."
+    "The labelled frames of a single-animal DeepLabCut project (`'tutorial:dlc-openfield'`: DeepLabCut's example); `split` 'train' or 'test' holds out every `test_every`-th frame (sorted by path, from the first)."
     def __init__(self, project_dir, metainfo=None, split='all', test_every=10, data_mode='topdown', test_mode=False, indices=None, margin=0.1,
                  on_bad_sample='raise'):
         if split not in DLC_SPLITS: raise PoseaiError(f'split should be one of {list(DLC_SPLITS)}, not {split!r}')
+        project_dir = tutorial_root(project_dir)
         self.config, self.split, self.test_every, self.margin = read_dlc_config(project_dir), split, test_every, margin
         super().__init__(os.path.join(project_dir, 'config.yaml'), metainfo=metainfo or dlc_metainfo(self.config),
                          data_prefix=dict(img=os.fspath(project_dir)), data_mode=data_mode, test_mode=test_mode, indices=indices,
