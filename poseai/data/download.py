@@ -116,10 +116,14 @@ def tutorial_folders():
     own = os.environ.get('POSEAI_DATA')
     return ([Path(own).expanduser()] if own else []) + [SHARED_DATA, cache_dir()/'data']
 
+def _complete(entry, folder):
+    "Whether `folder` holds every file the catalogue `entry` lists."
+    return all((folder/rel).is_file() for rel in entry['files'])
+
 def find_tutorial_data(name):
     "The first folder of `tutorial_folders()` that holds tutorial dataset `name` (every file its catalogue entry lists), else None."
     entry = _entry(name)
-    return next((f/name for f in tutorial_folders() if all((f/name/rel).is_file() for rel in entry['files'])), None)
+    return next((f/name for f in tutorial_folders() if _complete(entry, f/name)), None)
 
 def check_tutorial_data(name, folder):
     "Raise a `PoseaiError` unless `folder` holds the published content of tutorial dataset `name` (every sha256 and digest of its catalogue entry)."
@@ -146,7 +150,7 @@ def _fetch(name, dest, progress=True):
             for n, (rel, sha256) in enumerate(entry['files'].items(), 1):
                 done += download_url(entry['base_url'] + rel, work/rel, sha256, progress=False).stat().st_size
                 if progress: _show_progress(f'{name}: {n} of {count} files', done, entry['size'], end='\n' * (n == count))
-        check_tutorial_data(name, work)
+        if not _complete(entry, work): raise PoseaiError(f"not the complete {entry['title']}: files the catalogue lists are missing", entry.get('archive'))
     if 'archive' in entry: archive.unlink()
     return dest
 
