@@ -260,10 +260,10 @@ def pose_learner(dls, model, evaluators=None, flip_test=True, codec=None, datase
     if len(dls.loaders) == 1: dls.loaders.append(DataLoader([]))   # no validation set: fastai still runs an (empty) validation
     codec = codec or model.head.decoder
     if codec is None: raise PoseaiError('the head has no decoder: give the head a decoder codec, or pass codec=, to encode training targets')
-    check_model_fits_data(model, codec, dls.train)
     if channels_last: model = model.to(memory_format=torch.channels_last)
     training = PoseTraining()
     cbs = [EncodeTargets(codec, model.metainfo.dataset_keypoint_weights if dataset_keypoint_weights else None), training, StopOnNonFinite(), *listify(cbs)]
+    check_model_fits_data(model, codec, dls.train)
     metrics = [ValueMetric(training.value, 'train_acc_pose'), *listify(metrics)]
     valid_ds = getattr(getattr(dls.loaders[1], 'dataset', None), 'dataset', None) if len(dls.loaders) > 1 else None   # the records
     if evaluators is None: evaluators = default_evaluators(valid_ds) if valid_ds is not None and len(valid_ds) else {}
