@@ -159,6 +159,12 @@ class PoseDataLoader(DataLoader):
 
     def before_iter(self): self.skipped = []
 
+    @property
+    def input_size(self):
+        "The `(w, h)` of the crops, from the pipeline's `TopdownAffine` (None without one): what the model's codec must be built for."
+        pipeline = getattr(self.dataset, 'pipeline', None)
+        return next((t.input_size for t in getattr(pipeline, 'transforms', ()) if isinstance(t, TopdownAffine)), None)
+
     def after_iter(self):
         "Warn once about the samples skipped this epoch (`on_bad_sample='skip'`)."
         if not self.skipped: return

@@ -28,9 +28,9 @@ from .inference import inference_topdown
 
 # %% auto #0
 __all__ = ['RUN_DEFAULTS', 'tiny_pose_config', 'EncodeTargets', 'PoseLoss', 'PoseTraining', 'default_evaluators',
-           'PoseEvaluation', 'pose_splitter', 'torch_adam', 'torch_adamw', 'PoseLearner', 'pose_learner', 'EMA',
-           'data_rng_state', 'set_data_rng_state', 'SavePoseCheckpoint', 'MMPoseLR', 'rtmpose_lr', 'RepeatDataset',
-           'build_dataset', 'build_evaluators', 'train', 'PoseDistributed']
+           'PoseEvaluation', 'check_model_fits_data', 'check_monitors', 'pose_splitter', 'torch_adam', 'torch_adamw',
+           'PoseLearner', 'pose_learner', 'EMA', 'data_rng_state', 'set_data_rng_state', 'SavePoseCheckpoint',
+           'MMPoseLR', 'rtmpose_lr', 'RepeatDataset', 'build_dataset', 'build_evaluators', 'train', 'PoseDistributed']
 
 # %% ../nbs/40_learner.ipynb #343a5f81
 def tiny_pose_config(num_keypoints=17, input_size=(96, 128), metainfo='coco'):
@@ -159,6 +159,48 @@ class PoseEvaluation(Callback):
             metric.reset(); metric.process(self.preds, self.gt)
             self.results.update({k: float(v) for k, v in metric.evaluate().items()})
 
+# %% ../nbs/40_learner.ipynb #be2bee7b
+def _model_outputs(model, input_size):
+    "The outputs of `model` for one blank input of `input_size` `(w, h)`, its training mode kept; a model that cannot run on it gets a `PoseaiError`."
+    p, training = next(model.parameters()), model.training
+    try:
+        with torch.no_grad(): return model.eval()(torch.zeros(1, 3, input_size[1], input_size[0], device=p.device, dtype=p.dtype))
+    except Exception as e:
+        raise PoseaiError(f"the model cannot run on the loaders' {input_size[0]}x{input_size[1]} crops ({str(e).splitlines()[0]}): check the head's input_size and in_featuremap_size") from e
+    finally: model.train(training)
+
+def check_model_fits_data(model, codec, dl):
+    "A one-line `PoseaiError` naming the setting to change when `model`'s head, its `codec` or its outputs do not fit the training loader `dl` (keypoints, crop size)."
+    meta, size, heads = getattr(dl, 'meta', None), getattr(dl, 'input_size', None), getattr(model.head, 'out_channels', None)
+    if meta is not None and heads is not None and heads != meta.num_keypoints:
+        raise PoseaiError(f'head.out_channels is {heads}, the data has {meta.num_keypoints} keypoints: set model.head.out_channels={meta.num_keypoints}')
+    if size is None: return
+    codec_size = tuple(codec.input_size)
+    if codec_size != size:
+        raise PoseaiError(f"the codec's input_size is {codec_size}, the loaders crop {size}: set model.head.decoder.input_size={size} (and the head's input_size), or input_size={codec_size} in PoseDataLoaders.from_datasets (a run config's input_size)")
+    outputs = _model_outputs(model, size)
+    if hasattr(codec, 'heatmap_size') and isinstance(outputs, torch.Tensor) and outputs.ndim == 4:
+        made, wanted = (outputs.shape[-1], outputs.shape[-2]), tuple(codec.heatmap_size)
+        if made != wanted: raise PoseaiError(f'the model makes {made[0]}x{made[1]} heatmaps from {size[0]}x{size[1]} crops, the codec {wanted[0]}x{wanted[1]}: set model.head.decoder.heatmap_size={made}')
+    if hasattr(codec, 'simcc_split_ratio') and isinstance(outputs, (tuple, list)) and len(outputs) == 2:
+        made, wanted = tuple(o.shape[-1] for o in outputs), tuple(int(s * codec.simcc_split_ratio) for s in size)
+        if made != wanted: raise PoseaiError(f"the model's SimCC vectors have {made[0]} and {made[1]} bins, the codec's {wanted[0]} and {wanted[1]}: set model.head.input_size={size} and its simcc_split_ratio={codec.simcc_split_ratio}")
+
+def _recorded_names(learn):
+    "The values the learner's `Recorder` logs per epoch, as fastai names them: what a `TrackerCallback` can monitor."
+    names, rec = [m.name for m in learn.metrics], learn.recorder
+    if rec.train_metrics and rec.valid_metrics: return [f'{split}_{n}' for split in ('train', 'valid') for n in ['loss', *names]]
+    return ['train_loss', 'valid_loss', *names] if rec.valid_metrics else ['train_loss', *names]
+
+def check_monitors(learn):
+    "A one-line `PoseaiError` for a callback (e.g. `SavePoseCheckpoint`) monitoring a value that the learner does not record, e.g. a metric without a validation set."
+    names = _recorded_names(learn)
+    for cb in learn.cbs:
+        if not isinstance(cb, TrackerCallback) or cb.monitor in names: continue
+        if not len(learn.dls.valid):
+            raise PoseaiError(f"{type(cb).__name__} monitors {cb.monitor!r}, but there is no validation set: give PoseDataLoaders.from_datasets a valid_ds (a run config's valid), or monitor='train_loss'")
+        raise PoseaiError(f"{type(cb).__name__} monitors {cb.monitor!r}, which the learner does not record (it records {', '.join(names)})")
+
 # %% ../nbs/40_learner.ipynb #93f85927
 def pose_splitter(model):
     "Parameter groups: the backbone, then the neck and head (`freeze` trains the latter only)."
@@ -182,6 +224,11 @@ class PoseLearner(Learner):
         while isinstance(getattr(model, 'module', None), nn.Module) or isinstance(getattr(model, '_orig_mod', None), nn.Module):
             model = getattr(model, 'module', None) or model._orig_mod
         return model
+
+    def fit(self, n_epoch, lr=None, wd=None, cbs=None, reset_opt=False, start_epoch=0):
+        "fastai's `fit` (which `fit_one_cycle` calls), after `check_monitors` with the callbacks given here."
+        with self.added_cbs(cbs): check_monitors(self)
+        return super().fit(n_epoch, lr, wd, cbs, reset_opt, start_epoch)
 
     def show_results(self, max_n=6, ncols=3, flip_test=True, kpt_thr=0., figsize=None):
         "Validation crops with the ground truth (left) beside the flip-test prediction (right), keypoints scoring above `kpt_thr`."
@@ -216,6 +263,7 @@ def pose_learner(dls, model, evaluators=None, flip_test=True, codec=None, datase
     if channels_last: model = model.to(memory_format=torch.channels_last)
     training = PoseTraining()
     cbs = [EncodeTargets(codec, model.metainfo.dataset_keypoint_weights if dataset_keypoint_weights else None), training, StopOnNonFinite(), *listify(cbs)]
+    check_model_fits_data(model, codec, dls.train)
     metrics = [ValueMetric(training.value, 'train_acc_pose'), *listify(metrics)]
     valid_ds = getattr(getattr(dls.loaders[1], 'dataset', None), 'dataset', None) if len(dls.loaders) > 1 else None   # the records
     if evaluators is None: evaluators = default_evaluators(valid_ds) if valid_ds is not None and len(valid_ds) else {}
@@ -225,6 +273,7 @@ def pose_learner(dls, model, evaluators=None, flip_test=True, codec=None, datase
         cbs, metrics = cbs + [evaluation], metrics + evaluation.metrics()
     learn = PoseLearner(dls, torch.compile(model) if compile else model, loss_func=PoseLoss(model.head), opt_func=opt_func, lr=lr,
                         splitter=lambda m: pose_splitter(getattr(m, '_orig_mod', m)), cbs=cbs, metrics=metrics, **kwargs)
+    check_monitors(learn)
     return learn
 
 # %% ../nbs/40_learner.ipynb #d1884480

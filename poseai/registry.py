@@ -4,19 +4,37 @@
 
 # %% ../nbs/08_registry.ipynb #6b0687ef
 from __future__ import annotations
-import copy, difflib
+import copy, difflib, importlib
 from .core import PoseaiError
 
 # %% auto #0
-__all__ = ['MODELS', 'KEYPOINT_CODECS', 'Registry']
+__all__ = ['PART_MODULES', 'MODELS', 'KEYPOINT_CODECS', 'import_parts', 'Registry']
+
+# %% ../nbs/08_registry.ipynb #c71c699a
+PART_MODULES = ('heatmap_codecs', 'coord_codecs', 'losses', 'backbones', 'hrnet', 'necks', 'light_backbones', 'classic_backbones', 'resnet_variants',
+                'multistage_backbones', 'timm_backbone', 'heads', 'rtmpose', 'estimators', 'evaluation')
+
+def import_parts():
+    "Import every module of `PART_MODULES` (the modules of `poseai` that register classes), so that every part is registered."
+    for name in PART_MODULES: importlib.import_module(f'poseai.{name}')
 
 # %% ../nbs/08_registry.ipynb #3c57397a
 class Registry:
     "Classes by name, built from config dicts `dict(type=name, **args)`."
     def __init__(self, name): self.name, self._classes = name, {}
-    def __contains__(self, name): return name in self._classes
-    def __len__(self): return len(self._classes)
-    def __repr__(self): return f'Registry({self.name!r}: {", ".join(sorted(self._classes))})'
+    def __contains__(self, name): return self._lookup(name) is not None
+    def __len__(self): return len(self.names())
+    def __repr__(self): return f'Registry({self.name!r}: {", ".join(self.names())})'
+
+    def names(self):
+        "Every registered name, sorted, the part modules imported first."
+        import_parts()
+        return sorted(self._classes)
+
+    def _lookup(self, name):
+        "The class registered as `name`, or None; the part modules are imported first when it is not registered yet."
+        if name not in self._classes: import_parts()
+        return self._classes.get(name)
 
     def register_module(self, cls=None, name=None, force=False):
         "Register `cls` under `name` (default its class name); use as `@MODELS.register_module()` or call directly."
@@ -31,10 +49,11 @@ class Registry:
 
     def get(self, name):
         "The class registered as `name`; a `PoseaiError` naming the closest ones when there is none."
-        if name not in self._classes:
+        cls = self._lookup(name)
+        if cls is None:
             close = difflib.get_close_matches(name, list(self._classes), n=3)
             raise PoseaiError(f'{name!r} is not registered' + (f" (did you mean {', '.join(map(repr, close))}?)" if close else ''), entry=f'registry {self.name}')
-        return self._classes[name]
+        return cls
 
     def build(self, cfg, **defaults):
         "An instance of `cfg['type']` with the rest of `cfg` (and `defaults` for missing arguments) as arguments."
