@@ -53,14 +53,14 @@ def check_tie(heatmap, a, b, scale=4, tol=1e-8):
 @needs_ort
 @pytest.mark.parametrize('name', NAMES)
 def test_onnx_equals_pytorch_predict(name, exported):
-    "onnxruntime's keypoints and scores equal `predict` on the normalised crops to 1e-4 (heatmap keypoints at argmax ties: checked as ties)."
+    "onnxruntime's keypoints and scores equal `predict` on the normalised crops to 1e-4 (+1e-6 relative; heatmap keypoints at argmax ties: checked as ties)."
     model = reference(name)[0]
     crops = three(crops_of(name))
     kpts, scores = run_onnx(exported(name), crops)
     with torch.no_grad(): fused = model.fused_outputs(PoseNormalize()((crops,))[0], flip_test=FLIP_TEST[name])
     expected_kpts, expected_scores = (t.numpy() for t in model.head.decode(fused))   # = predict, without running the model twice
     np.testing.assert_allclose(scores, expected_scores, atol=1e-4, rtol=0)
-    off = np.abs(kpts - expected_kpts).max(-1) > 1e-4
+    off = np.abs(kpts - expected_kpts).max(-1) > 1e-4 + 1e-6 * np.abs(expected_kpts).max(-1)   # and a few float32 ulps of coordinates of 100s of px
     print(f'{name} (flip test {FLIP_TEST[name]}): max |diff| keypoints {np.abs(kpts - expected_kpts)[~off].max():.1e} px ({off.sum()} of {off.size} at a tie), scores {np.abs(scores - expected_scores).max():.1e}')
     if off.any():
         assert name.startswith('td-hm'), 'only heatmap argmaxes can tie'

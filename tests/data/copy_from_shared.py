@@ -18,9 +18,10 @@ MODEL_NPZ = ['td-hm_res18-tiny', 'td-hm_hrnet-tiny', 'simcc_res18-tiny', 'rle_re
 SAMPLE_DATASETS = ['coco', 'halpe', 'aic', 'mhp', 'posetrack18', 'jhmdb', 'onehand10k', 'freihand', 'panoptic', 'rhd', 'interhand2.6m',
                    'wflw', '300w', '300wlp', '300vw', 'cofw', 'aflw', 'lapa', 'animalpose', 'ak', 'atrw', 'horse10', 'fly', 'locust',
                    'zebra', 'fld', 'deepfasion2', 'exlpose', 'humanart', 'mpii', 'h36m']
-# the pixels tests and notebooks read: COCO's four images (inference, transforms, pictures) and PoseTrack18's 5-frame clip
+# the pixels tests and notebooks read: COCO's four images (inference, transforms, pictures), PoseTrack18's 5-frame clip (video
+# inference) and one of its frames (tracking)
 SAMPLE_MEDIA = ['coco/000000000785.jpg', 'coco/000000040083.jpg', 'coco/000000196141.jpg', 'coco/000000197388.jpg',
-                'posetrack18/videos/000001_mpiinew_test/000001_mpiinew_test.mp4']
+                'posetrack18/videos/000001_mpiinew_test/000001_mpiinew_test.mp4', 'posetrack18/images/val/012834_mpii_test/000000.jpg']
 
 def copy(src, dst):
     dst.parent.mkdir(parents=True, exist_ok=True)
