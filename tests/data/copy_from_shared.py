@@ -19,9 +19,11 @@ SAMPLE_DATASETS = ['coco', 'halpe', 'aic', 'mhp', 'posetrack18', 'jhmdb', 'oneha
                    'wflw', '300w', '300wlp', '300vw', 'cofw', 'aflw', 'lapa', 'animalpose', 'ak', 'atrw', 'horse10', 'fly', 'locust',
                    'zebra', 'fld', 'deepfasion2', 'exlpose', 'humanart', 'mpii', 'h36m']
 # the pixels tests and notebooks read: COCO's four images (inference, transforms, pictures), PoseTrack18's 5-frame clip (video
-# inference) and one of its frames (tracking)
+# inference) and one of its frames (tracking), and the images the pictures of 01_metainfo and 02_datasets draw
 SAMPLE_MEDIA = ['coco/000000000785.jpg', 'coco/000000040083.jpg', 'coco/000000196141.jpg', 'coco/000000197388.jpg',
-                'posetrack18/videos/000001_mpiinew_test/000001_mpiinew_test.mp4', 'posetrack18/images/val/012834_mpii_test/000000.jpg']
+                'posetrack18/videos/000001_mpiinew_test/000001_mpiinew_test.mp4', 'posetrack18/images/val/012834_mpii_test/000000.jpg',
+                'wflw/36_Football_americanfootball_ball_36_415.jpg', 'onehand10k/9.jpg', 'horse10/0244.png', 'animalpose/ca110.jpeg',
+                'freihand/00050180.jpg', 'mpii/005808361.jpg', 'mpii/051423444.jpg', 'mpii/060754485.jpg']
 
 def copy(src, dst):
     dst.parent.mkdir(parents=True, exist_ok=True)
