@@ -43,8 +43,8 @@ def assert_same_meta(a, b):
 # --- built-ins -----------------------------------------------------------------------------------------------------
 def test_builtin_names_are_the_55_mmpose_files():
     assert len(NAMES) == 55
-    shared = sorted(p.stem for p in data_file('metainfo').glob('*.json'))
-    assert NAMES == shared
+    mmpose_names = sorted(p.stem for p in data_file('metainfo').glob('*.json'))
+    assert NAMES == mmpose_names
 
 @pytest.mark.parametrize('name', NAMES)
 def test_builtin_counts_match_mmpose(name):
