@@ -1,7 +1,7 @@
 """Make tests/data/mini_models: small MMPose 1.3.2 TopdownPoseEstimators (HRNet heatmaps, SimCC, RLE) with seeded weights, their
 `{meta, state_dict}` checkpoints, what MMPose computes from them in eval mode, and MANIFEST.json.
 
-Run with the peer venv (shared/peer/install_mmpose.sh): /work/mmpose-venv/bin/python tests/data/make_mmpose_mini_models.py
+Run with MMPose 1.3.2's python (a venv made by shared/peer/install_mmpose.sh): <venv>/bin/python tests/data/make_mmpose_mini_models.py
 They stand in, in a fresh clone, for ../shared/reference/models' td-hm_hrnet-tiny, simcc_res18-tiny and rle_res18-tiny (9 and 3 MB):
 the same kinds of model and config keys with fewer channels and blocks (HRNet keeps four stages, two modules in stages 3 and 4 and up to
 four branches, so every fusion path runs). Input: the reference models' `input` (tests/data/reference/models/input.npy), not stored
