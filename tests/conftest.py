@@ -1,20 +1,29 @@
-"Shared fixtures: the project's `shared/` folder (reference numbers and data) lives beside the repository."
+"Test fixtures: files in `tests/data` (in the repository), else in the project's `../shared` folder beside it; seeded tests."
 import os
-from pathlib import Path
 import pytest
 from hypothesis import settings
+from fixtures import DATA, SHARED, find_data, load_model_arrays
 
 # CI runs the same examples every time (a failure is then reproducible); `HYPOTHESIS_PROFILE=explore` draws fresh ones.
 settings.register_profile('ci', derandomize=True)
 settings.register_profile('explore', max_examples=500)
 settings.load_profile(os.environ.get('HYPOTHESIS_PROFILE', 'ci'))
 
-SHARED = Path(__file__).resolve().parents[2] / 'shared'
+# What only ../shared holds (paths as for `data_file`), and why a test that needs it is skipped without it
+SHARED_ONLY = {
+    'lsp': 'Leeds Sports Pose (15 MB) lives in ../shared only (a user downloads it from its public address)',
+    'dlc-openfield': "the DeepLabCut example project (27 MB) lives in ../shared only (it comes from DeepLabCut's repository)",
+    'reference/models/td-hm_hrnet-tiny.pth': "the 9 MB full-size HRNet reference lives in ../shared only; tests/data's td-hm_hrnet-mini covers the same code",
+    'reference/models/simcc_res18-tiny.pth': "the 3 MB full-size SimCC reference lives in ../shared only; tests/data's simcc_res18-mini covers the same code",
+    'reference/models/rle_res18-tiny.pth': "the 3 MB full-size RLE reference lives in ../shared only; tests/data's rle_res18-mini covers the same code",
+}
 
-def shared_file(*parts):
-    "Path under `shared/`, skipping the test with a clear reason when it is absent."
-    path = SHARED.joinpath(*parts)
-    if not path.exists(): pytest.skip(f'{path} is absent: these tests need the shared/ folder beside the repository')
+def data_file(*parts):
+    "Path of `parts` (relative to tests/data) in tests/data, else in ../shared; skips the test, saying why, when neither has it."
+    path = find_data(*parts)
+    if path is None:
+        rel = '/'.join(parts)
+        pytest.skip(next((why for key, why in SHARED_ONLY.items() if rel.startswith(key)), f'{rel} is neither in tests/data nor in ../shared'))
     return path
 
 @pytest.fixture(autouse=True)

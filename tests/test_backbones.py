@@ -2,14 +2,17 @@
 import json, pytest, torch, torch.nn as nn, torchvision
 import numpy as np
 from pathlib import Path
-from conftest import shared_file
+from conftest import data_file
 from poseai.core import PoseaiError
 from poseai.registry import MODELS
 from poseai.backbones import *
 
 X = torch.randn(1, 3, 256, 192)
 WIDTHS = {18: (64, 128, 256, 512), 34: (64, 128, 256, 512), 50: (256, 512, 1024, 2048), 101: (256, 512, 1024, 2048), 152: (256, 512, 1024, 2048)}
-TINY = ['td-hm_res18-tiny', 'simcc_res18-tiny', 'rle_res18-tiny']
+# MMPose checkpoints with a ResNet-18 backbone: (folder, stem_channels, base_channels); the full-size SimCC and RLE ones are in ../shared only
+RESNET18_CHECKPOINTS = {'td-hm_res18-tiny': (('reference', 'models'), 16, 16), 'simcc_res18-tiny': (('reference', 'models'), 16, 16),
+                        'rle_res18-tiny': (('reference', 'models'), 16, 16), 'simcc_res18-mini': (('mini_models',), 8, 4),
+                        'rle_res18-mini': (('mini_models',), 8, 4)}
 
 def n_params(m): return sum(p.numel() for p in m.parameters())
 
@@ -30,19 +33,20 @@ def test_default_out_indices_is_last_stage():
 
 @pytest.mark.parametrize('name', ['td-hm_res50_coco-256x192', 'simcc_res50_coco-256x192', 'rle_res50_coco-256x192'])
 def test_model_zoo_names_and_shapes(name):
-    zoo = json.loads(shared_file('reference', 'models', 'model_zoo_state_dict_shapes.json').read_text())[name]
+    zoo = json.loads(data_file('reference', 'models', 'model_zoo_state_dict_shapes.json').read_text())[name]
     want = {k[len('backbone.'):]: v for k, v in zoo.items() if k.startswith('backbone.')}
     got = {k: list(v.shape) for k, v in ResNet(50).state_dict().items()}
     assert got == want and list(got) == list(want)    # same names, shapes and order
 
-@pytest.mark.parametrize('name', TINY)
-def test_tiny_checkpoints_load_strict(name):
-    path = shared_file('reference', 'models', f'{name}.pth')
-    m = ResNet(18, stem_channels=16, base_channels=16)
+@pytest.mark.parametrize('name', RESNET18_CHECKPOINTS)
+def test_mmpose_checkpoints_load_strict(name):
+    folder, stem, base = RESNET18_CHECKPOINTS[name]
+    path = data_file(*folder, f'{name}.pth')
+    m = ResNet(18, stem_channels=stem, base_channels=base)
     assert load_checkpoint(m, path, prefix='backbone.') == LoadReport([], [], [])
     sd = torch.load(path, weights_only=True)['state_dict']
     assert torch.equal(m.layer4[1].conv2.weight, sd['backbone.layer4.1.conv2.weight'])
-    built = MODELS.build(dict(type='ResNet', depth=18, stem_channels=16, base_channels=16, init_cfg=dict(type='Pretrained', checkpoint=str(path), prefix='backbone.')))
+    built = MODELS.build(dict(type='ResNet', depth=18, stem_channels=stem, base_channels=base, init_cfg=dict(type='Pretrained', checkpoint=str(path), prefix='backbone.')))
     assert torch.equal(built.bn1.running_var, sd['backbone.bn1.running_var'])
 
 @pytest.mark.parametrize('depth', [18, 50])
@@ -63,7 +67,7 @@ def test_mmpose_checkpoint_dict_and_plain_state_dict():
         with torch.no_grad(): assert torch.equal(dst(X)[0], src(X)[0])
 
 def test_wrong_architecture_raises():
-    path = shared_file('reference', 'models', 'td-hm_res18-tiny.pth')
+    path = data_file('reference', 'models', 'td-hm_res18-tiny.pth')
     with pytest.raises(PoseaiError) as e: load_checkpoint(ResNet(50), path, prefix='backbone.')
     assert all(s in str(e.value) for s in ('198 missing', 'mismatched', 'layer1.0.conv3.weight', 'conv1.weight (16, 3, 7, 7) vs model (64, 3, 7, 7)', 'td-hm_res18-tiny.pth'))
     with pytest.raises(PoseaiError, match=r'unexpected \(layer1\.0\.conv3\.weight'): load_checkpoint(ResNet(18), ResNet(50).state_dict())

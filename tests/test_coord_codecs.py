@@ -1,9 +1,9 @@
-"Coordinate codecs: parity with MMPose 1.3.2 (`shared/reference/simcc_codecs.npz`, `regression_codecs.npz`) on the numpy and the torch path, round trips, torch == numpy."
+"Coordinate codecs: parity with MMPose 1.3.2 (`tests/data/reference/simcc_codecs.npz`, `regression_codecs.npz`) on the numpy and the torch path, round trips, torch == numpy."
 import math
 import numpy as np, pytest, torch
 from hypothesis import given, settings, strategies as st
 from hypothesis.extra.numpy import arrays
-from conftest import shared_file
+from conftest import data_file
 from poseai.core import PoseaiError
 from poseai.coord_codecs import *
 from poseai.heatmap_codecs import get_simcc_maximum
@@ -15,10 +15,10 @@ DEVICES = ['cpu'] + (['cuda'] if torch.cuda.is_available() else [])
 PATHS = ['numpy'] + [f'torch-{d}' for d in DEVICES]
 
 @pytest.fixture(scope='module')
-def simcc_ref(): return np.load(shared_file('reference', 'simcc_codecs.npz'))
+def simcc_ref(): return np.load(data_file('reference', 'simcc_codecs.npz'))
 
 @pytest.fixture(scope='module')
-def regression_ref(): return np.load(shared_file('reference', 'regression_codecs.npz'))
+def regression_ref(): return np.load(data_file('reference', 'regression_codecs.npz'))
 
 def run(codec, method, path, *arrays):
     "Call `codec.method` on numpy `arrays` (numpy path) or on tensors on the path's device (`method_batch`); numpy results."

@@ -1,15 +1,15 @@
-"Geometry parity with MMPose 1.3.2 (`shared/reference/bbox.npz`, `warp.npz`) and properties of the core functions."
+"Geometry parity with MMPose 1.3.2 (`tests/data/reference/bbox.npz`, `warp.npz`) and properties of the core functions."
 import numpy as np, pytest
 from hypothesis import given, strategies as st, settings
 from hypothesis.extra.numpy import arrays
-from conftest import shared_file
+from conftest import data_file
 from poseai.core import *
 
 @pytest.fixture(scope='module')
-def bbox_ref(): return np.load(shared_file('reference', 'bbox.npz'))
+def bbox_ref(): return np.load(data_file('reference', 'bbox.npz'))
 
 @pytest.fixture(scope='module')
-def warp_ref(): return np.load(shared_file('reference', 'warp.npz'))
+def warp_ref(): return np.load(data_file('reference', 'warp.npz'))
 
 def test_bbox_xyxy2cs_matches_mmpose(bbox_ref):
     center, scale = bbox_xyxy2cs(bbox_ref['xyxy'], padding=1.25)

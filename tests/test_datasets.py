@@ -1,7 +1,7 @@
-"Dataset loaders: every sample in shared/data loads with the counts, shapes and ids its file says; bad input gives clear errors."
+"Dataset loaders: every sample in tests/data/samples (or ../shared/data) loads with the counts, shapes and ids its file says; bad input gives clear errors."
 import csv, json
 import numpy as np, pytest, scipy.io
-from conftest import shared_file
+from conftest import data_file
 from poseai.core import PoseaiError
 from poseai.metainfo import parse_pose_metainfo
 from poseai.datasets import *
@@ -50,12 +50,12 @@ CASES = [pytest.param(*case, id=f'{case[0].__name__}-{case[2].split("/")[-1]}') 
 
 def load(cls, folder, ann_file, kwargs, **more):
     "Dataset `cls` on the sample in `samples/folder`."
-    root = shared_file('data', 'samples', folder)
+    root = data_file('samples', folder)
     return cls(ann_file, data_root=root, **kwargs, **more)
 
 def raw(folder, ann_file):
     "The sample's annotation file, read directly."
-    return json.loads(shared_file('data', 'samples', folder, ann_file).read_text())
+    return json.loads(data_file('samples', folder, ann_file).read_text())
 
 def flat_keypoints(cls, ann):
     "The annotation's x, y, v values as the dataset's keypoint fields list them."
@@ -136,7 +136,7 @@ def test_records_are_copies_with_metainfo():
                                                      ('posetrack18', 'annotations/test_posetrack18_val.json', 'annotations/test_posetrack18_human_detections.json')])
 def test_bbox_file(folder, ann_file, det_file):
     dets = raw(folder, det_file)
-    kw = dict(bbox_file=shared_file('data', 'samples', folder, det_file), test_mode=True)
+    kw = dict(bbox_file=data_file('samples', folder, det_file), test_mode=True)
     ds = load(CocoDataset, folder, ann_file, {}, **kw)
     people = [d for d in dets if d['category_id'] == 1]
     assert len(ds) == len(people)
@@ -152,13 +152,13 @@ def test_bbox_file(folder, ann_file, det_file):
     assert confident.skipped == {'detection score below bbox_score_thr': sum(d['score'] < thr for d in people)}
 
 def test_bbox_file_needs_topdown_testing():
-    det = shared_file('data', 'samples', 'coco', 'test_coco_det_AP_H_56.json')
+    det = data_file('samples', 'coco', 'test_coco_det_AP_H_56.json')
     with pytest.raises(PoseaiError, match='test_mode=True'): load(CocoDataset, 'coco', 'test_coco.json', {}, bbox_file=det)
     with pytest.raises(PoseaiError, match="data_mode should be"): load(CocoDataset, 'coco', 'test_coco.json', {}, data_mode='sideways')
 
 def test_mpii():
     data = raw('mpii', 'test_mpii.json')
-    ds = MpiiDataset('test_mpii.json', data_root=shared_file('data', 'samples', 'mpii'))
+    ds = MpiiDataset('test_mpii.json', data_root=data_file('samples', 'mpii'))
     assert len(ds) == len(data) and ds.metainfo.num_keypoints == 16
     for i, ann in enumerate(data):
         rec = ds[i]
@@ -168,7 +168,7 @@ def test_mpii():
         assert rec['img_id'] == int(ann['image'].split('.')[0])
 
 def test_mpii_headbox(tmp_path):
-    root, n = shared_file('data', 'samples', 'mpii'), len(raw('mpii', 'test_mpii.json'))
+    root, n = data_file('samples', 'mpii'), len(raw('mpii', 'test_mpii.json'))
     boxes = np.zeros((2, 2, n)); boxes[1] = [[30.] * n, [40.] * n]    # top-left (0, 0), bottom-right (30, 40): diagonal 50
     scipy.io.savemat(tmp_path/'headboxes.mat', dict(headboxes_src=boxes))
     ds = MpiiDataset('test_mpii.json', data_root=root, headbox_file=tmp_path/'headboxes.mat', test_mode=True)
@@ -176,7 +176,7 @@ def test_mpii_headbox(tmp_path):
     with pytest.raises(PoseaiError, match='headbox_file'): MpiiDataset('test_mpii.json', data_root=root, headbox_file=tmp_path/'headboxes.mat')
 
 def test_lsp():
-    root = shared_file('data', 'lsp')
+    root = data_file('lsp')
     joints = scipy.io.loadmat(root/'joints.mat')['joints']
     train, test = LspDataset(root), LspDataset(root, split='test')
     assert (len(train), len(test)) == (1000, 1000) == (joints.shape[2] // 2, joints.shape[2] // 2)
@@ -191,7 +191,7 @@ def test_lsp():
     with pytest.raises(PoseaiError, match='split'): LspDataset(root, split='val')
 
 def test_deeplabcut():
-    root = shared_file('data', 'dlc-openfield')
+    root = data_file('dlc-openfield')
     with open(root/'labeled-data/m4s1/CollectedData_Pranav.csv', newline='') as f: rows = list(csv.reader(f))
     ds = DeepLabCutDataset(root)
     assert len(ds) == len(rows) - 3 == 116
@@ -206,7 +206,7 @@ def test_deeplabcut():
 @pytest.mark.parametrize('cls,meta', [(CrowdPoseDataset, 'crowdpose'), (OCHumanDataset, 'ochuman'), (AP10KDataset, 'ap10k'),
                                       (MacaqueDataset, 'macaque'), (CocoDataset, 'coco')])
 def test_coco_style_without_sample(tmp_path, cls, meta):
-    "Datasets with no sample in shared/data load a COCO-style file made for their keypoint count."
+    "Datasets with no sample in tests/data/samples load a COCO-style file made for their keypoint count."
     K = parse_pose_metainfo(meta).num_keypoints
     anns = [dict(id=10 + i, image_id=1, bbox=[10, 10, 50, 80], keypoints=[20, 30, 2] * K, num_keypoints=K) for i in range(3)]
     path = coco_file(tmp_path, anns, images=[dict(id=1, file_name='a.jpg', width=100, height=100, crowdIndex=0.3)])

@@ -1,7 +1,7 @@
 "Top-down estimator: MMPose's reference models give MMPose's outputs; model-zoo state dicts; checkpoints; config files; errors."
 import copy, json, os
 import numpy as np, pytest, torch
-from conftest import shared_file
+from conftest import data_file, load_model_arrays
 from poseai.core import PoseaiError
 from poseai.heatmap_codecs import get_heatmap_maximum_batch
 from poseai.estimators import *
@@ -13,17 +13,23 @@ DECODERS = dict(HeatmapHead=dict(type='MSRAHeatmap', input_size=(192, 256), heat
                 RLEHead=dict(type='RegressionLabel', input_size=(192, 256)))
 FLIP_OUTPUTS = {'td-hm': ('heatmaps_flip_test',), 'simcc': ('simcc_x_flip_test', 'simcc_y_flip_test'), 'rle': ('coords_flip_test',)}
 RAW_OUTPUTS = {'td-hm': ('heatmaps',), 'simcc': ('simcc_x', 'simcc_y'), 'rle': ('coords_sigma',)}
-MODELS_DIR = ('reference', 'models')
-NAMES = ['td-hm_res18-tiny', 'td-hm_hrnet-tiny', 'simcc_res18-tiny', 'rle_res18-tiny']
+MODELS_DIR, MINI_DIR = ('reference', 'models'), ('mini_models',)
+# MMPose's reference models (the ResNet-18 SimpleBaseline's checkpoint is in tests/data, the full-size others in ../shared only),
+# and tests/data's small MMPose models of the same kinds (tests/data/make_mmpose_mini_models.py)
+TINY = ['td-hm_res18-tiny', 'td-hm_hrnet-tiny', 'simcc_res18-tiny', 'rle_res18-tiny']
+MINI = ['td-hm_hrnet-mini', 'simcc_res18-mini', 'rle_res18-mini']
+NAMES = TINY + MINI
 
 def reference(name, device='cpu'):
-    "The reference estimator (config + decoder, checkpoint loaded strictly) on `device`, and its npz."
-    manifest = json.loads(shared_file(*MODELS_DIR, 'MANIFEST.json').read_text())['models']
-    cfg = copy.deepcopy(manifest[name]['config'])
-    cfg['head']['decoder'] = DECODERS[cfg['head']['type']]
+    "The reference estimator (config + decoder, checkpoint loaded strictly) on `device`, its arrays and its MANIFEST entry."
+    folder = MINI_DIR if name in MINI else MODELS_DIR
+    checkpoint = data_file(*folder, f'{name}.pth')
+    entry = json.loads(data_file(*folder, 'MANIFEST.json').read_text())['models'][name]
+    cfg = copy.deepcopy(entry['config'])
+    cfg['head'].setdefault('decoder', DECODERS[cfg['head']['type']])
     est = build_pose_estimator(dict(cfg, metainfo='coco'))
-    est.load_state_dict(torch.load(shared_file(*MODELS_DIR, f'{name}.pth'), weights_only=True)['state_dict'], strict=True)
-    return est.to(device).eval(), dict(np.load(shared_file(*MODELS_DIR, f'{name}.npz'))), manifest[name]
+    est.load_state_dict(torch.load(checkpoint, weights_only=True)['state_dict'], strict=True)
+    return est.to(device).eval(), load_model_arrays(data_file(*folder, f'{name}.npz')), entry
 
 def as_tuple(out): return out if isinstance(out, tuple) else (out,)
 
@@ -50,8 +56,9 @@ def test_decoding_mmpose_outputs_gives_mmpose_keypoints(name):
     "The decoder alone, on MMPose's own fused outputs, gives MMPose's keypoints and scores."
     est, ref, _ = reference(name)
     kind = name.split('_')[0]
-    if kind == 'rle': pytest.skip('the RLE reference stores only the fused coordinates, not the fused sigmas')
-    kpts, scores = est.head.decode(tuple(torch.from_numpy(ref[k]) for k in FLIP_OUTPUTS[kind]) if kind == 'simcc' else torch.from_numpy(ref[FLIP_OUTPUTS[kind][0]]))
+    if kind == 'rle' and 'coords_sigma_flip_test' not in ref: pytest.skip('the full-size RLE reference stores only the fused coordinates, not the fused sigmas')
+    fused = {'td-hm': ('heatmaps_flip_test',), 'simcc': FLIP_OUTPUTS['simcc'], 'rle': ('coords_sigma_flip_test',)}[kind]
+    kpts, scores = est.head.decode(tuple(torch.from_numpy(ref[k]) for k in fused) if kind == 'simcc' else torch.from_numpy(ref[fused[0]]))
     np.testing.assert_allclose(kpts.numpy(), ref['keypoints'], atol=1e-2, rtol=0)
     np.testing.assert_allclose(scores.numpy(), ref['scores'], atol=1e-4, rtol=0)
 
@@ -68,12 +75,13 @@ def test_predicted_keypoints_and_scores_match_mmpose(name, device):
     The random-weight models' fused heatmaps are nearly flat, with peaks tied to 1e-9; our heatmaps match the reference to 5e-10
     on the CPU (and live MMPose 1.3.2 on this machine bit for bit, which differs from the reference file by the same 5e-10), so at
     a tie the argmax (or the quarter-pixel refinement) may pick another pixel of equal value: those keypoints are checked to be
-    ties instead, to 1e-8 on the CPU and 1e-6 on CUDA. The reference's RLE scores are
-    those of the direct prediction (its keypoints are flip-tested); live MMPose's flip-test RLE scores equal ours."""
+    ties instead, to 1e-8 on the CPU and 1e-6 on CUDA. The full-size RLE reference's scores are
+    those of the direct prediction (its keypoints are flip-tested); live MMPose's flip-test RLE scores equal ours, and rle_res18-mini's
+    (made by MMPose's `predict`) are flip-tested."""
     est, ref, _ = reference(name, device)
     x = torch.from_numpy(ref['input']).to(device)
     kpts, scores = (t.cpu().numpy() for t in est.predict(x))
-    if name.startswith('rle'): scores = est.predict(x, flip_test=False)[1].cpu().numpy()
+    if name == 'rle_res18-tiny': scores = est.predict(x, flip_test=False)[1].cpu().numpy()
     np.testing.assert_allclose(scores, ref['scores'], atol=1e-4, rtol=0)
     off = np.abs(kpts - ref['keypoints']).max(-1) > 1e-2
     print(f'{name} on {device}: {off.sum()} of {off.size} keypoints at a tie')
@@ -102,7 +110,7 @@ ZOO = {
 
 @pytest.mark.parametrize('name', ZOO)
 def test_model_zoo_state_dicts_have_mmpose_names_and_shapes(name):
-    shapes = json.loads(shared_file(*MODELS_DIR, 'model_zoo_state_dict_shapes.json').read_text())[name]
+    shapes = json.loads(data_file(*MODELS_DIR, 'model_zoo_state_dict_shapes.json').read_text())[name]
     est = build_pose_estimator(dict(type='TopdownPoseEstimator', **ZOO[name]))
     assert {k: list(v.shape) for k, v in est.state_dict().items()} == shapes
 
@@ -116,7 +124,7 @@ def test_checkpoint_round_trip_is_atomic_and_rebuilds(tmp_path):
     assert torch.load(path, weights_only=False)['meta'] == dict(epoch=7)
 
 def test_failed_save_leaves_the_old_checkpoint(tmp_path, monkeypatch):
-    est, _, _ = reference('rle_res18-tiny')
+    est, _, _ = reference('rle_res18-mini')
     path = save_pose_checkpoint(est, tmp_path / 'model.pth')
     before = path.read_bytes()
     def broken(*a, **k): raise OSError('disk full')
@@ -125,26 +133,26 @@ def test_failed_save_leaves_the_old_checkpoint(tmp_path, monkeypatch):
     assert path.read_bytes() == before and [p.name for p in tmp_path.iterdir()] == ['model.pth']
 
 def test_mmpose_python_config_and_checkpoint(tmp_path):
-    est, ref, _ = reference('simcc_res18-tiny')
+    est, ref, _ = reference('simcc_res18-mini')
     (tmp_path / 'cfg.py').write_text(f"_base_ = []\ncodec = {DECODERS['SimCCHead']!r}\nmodel = {est.config!r}\nmodel['head']['decoder'] = codec\n")
-    loaded = init_pose_model(tmp_path / 'cfg.py', shared_file(*MODELS_DIR, 'simcc_res18-tiny.pth'))
+    loaded = init_pose_model(tmp_path / 'cfg.py', data_file(*MINI_DIR, 'simcc_res18-mini.pth'))
     x = torch.from_numpy(ref['input'])
     with torch.no_grad(): assert all(torch.equal(a, b) for a, b in zip(est(x), loaded(x)))
 
 def test_wrong_checkpoint_lists_keys(tmp_path):
-    est, _, _ = reference('simcc_res18-tiny')
+    est, _, _ = reference('simcc_res18-mini')
     with pytest.raises(PoseaiError, match='checkpoint does not fit TopdownPoseEstimator.*missing.*unexpected'):
-        init_pose_model(est.config, shared_file(*MODELS_DIR, 'rle_res18-tiny.pth'))
+        init_pose_model(est.config, data_file(*MINI_DIR, 'rle_res18-mini.pth'))
     with pytest.warns(UserWarning, match='checkpoint keys that do not fit'):
-        model = init_pose_model(est.config, shared_file(*MODELS_DIR, 'rle_res18-tiny.pth'), strict=False)
+        model = init_pose_model(est.config, data_file(*MINI_DIR, 'rle_res18-mini.pth'), strict=False)
     assert model.load_report.missing and model.load_report.unexpected
 
-@pytest.mark.parametrize('name, key', [('td-hm_res18-tiny', 'out_channels'), ('rle_res18-tiny', 'num_joints')])
+@pytest.mark.parametrize('name, key', [('td-hm_res18-tiny', 'out_channels'), ('rle_res18-mini', 'num_joints')])
 def test_checkpoint_of_other_keypoints_names_the_file_and_the_counts(name, key):
     "MMPose's 17-keypoint checkpoint offered to a 14-keypoint model (heatmap or regression head)."
     est, _, _ = reference(name)
     cfg = copy.deepcopy(est.config); cfg['head'][key] = 14
-    path = shared_file(*MODELS_DIR, f'{name}.pth')
+    path = data_file(*(MINI_DIR if name in MINI else MODELS_DIR), f'{name}.pth')
     with pytest.raises(PoseaiError, match=r'mismatched \(head\..*trained for 17 keypoints, this model has 14') as e: init_pose_model(cfg, path)
     assert e.value.file == path
 
@@ -175,7 +183,7 @@ def test_files_that_are_not_checkpoints(tmp_path):
 
 def test_save_removes_what_a_killed_save_left(tmp_path):
     "A save killed mid-write leaves `.<name>.<random>.tmp`; the next save to that name removes it, other names' files stay."
-    est, _, _ = reference('rle_res18-tiny')
+    est, _, _ = reference('rle_res18-mini')
     (tmp_path / '.model.pth.abc123.tmp').write_bytes(b'half')
     (tmp_path / '.other.pth.abc123.tmp').write_bytes(b'half')
     save_pose_checkpoint(est, tmp_path / 'model.pth')
@@ -190,7 +198,7 @@ def test_unsupported_config_files(tmp_path, write, message):
     with pytest.raises(PoseaiError, match=message): init_pose_model(tmp_path / 'cfg.py')
 
 def test_mmpose_checkpoint_without_config_says_what_to_do():
-    with pytest.raises(PoseaiError, match='has no config'): init_pose_model(shared_file(*MODELS_DIR, 'rle_res18-tiny.pth'))
+    with pytest.raises(PoseaiError, match='has no config'): init_pose_model(data_file(*MINI_DIR, 'rle_res18-mini.pth'))
 
 def test_keypoints_to_image_inverts_the_crop():
     from poseai.core import get_warp_matrix

@@ -2,7 +2,7 @@
 import json
 import numpy as np, pytest, torch
 from pathlib import Path
-from conftest import shared_file
+from conftest import data_file
 from poseai.core import PoseaiError
 from poseai.metainfo import make_metainfo
 from poseai.evaluation import *
@@ -20,9 +20,9 @@ def assert_same_metrics(ours, theirs, strip=''):
     np.testing.assert_allclose([float(v) for v in ours.values()], list(theirs.values()), rtol=0, atol=1e-6)
 
 @pytest.fixture(scope='module')
-def ref(): return dict(np.load(shared_file('reference', 'metrics.npz')))
+def ref(): return dict(np.load(data_file('reference', 'metrics.npz')))
 
-# ---------------------------------------------------------------- functional, against shared/reference/metrics.npz
+# ---------------------------------------------------------------- functional, against tests/data/reference/metrics.npz
 
 def test_pck_auc_nme_epe_match_mmpose(ref):
     acc, avg, cnt = keypoint_pck_accuracy(ref['pred'], ref['gt'], ref['mask'], 0.05, ref['norm'])
@@ -126,7 +126,7 @@ def test_process_reset_and_prefix():
 
 def reference_predictions(name):
     "MMPose's stored predictions as instances (area: the product of the stored bbox_scale) and its results."
-    stored = json.loads(shared_file('reference', f'coco_metric_{name}.json').read_text())
+    stored = json.loads(data_file('reference', f'coco_metric_{name}.json').read_text())
     preds = [dict(id=p['ann_id'], img_id=p['image_id'], keypoints=np.array(p['keypoints']), keypoint_scores=np.array(p['keypoint_scores']),
                   bbox_score=p['bbox_score'], area=np.prod(p['bbox_scale'])) for p in stored['predictions']]
     return preds, stored['results']
@@ -134,14 +134,14 @@ def reference_predictions(name):
 @pytest.mark.parametrize('name, ann, meta', [('coco', 'coco/test_coco_wholebody.json', 'coco'), ('animalpose', 'animalpose/test_animalpose.json', 'animalpose')])
 def test_coco_metric_reproduces_mmpose_reference(name, ann, meta):
     preds, expected = reference_predictions(name)
-    metric = CocoMetric(shared_file('data/samples', ann), shared_file('data/metainfo', f'{meta}.json'))
+    metric = CocoMetric(data_file('samples', ann), data_file('metainfo', f'{meta}.json'))
     assert_same_metrics(metric.evaluate(preds), expected, 'coco/')
     assert_same_metrics(metric.evaluate(preds[::-1]), expected, 'coco/')   # order of arrival does not matter
 
 @pytest.fixture(scope='module')
 def wholebody():
     "test_coco_wholebody.json plus an image without annotations (id 1), as the fixture script made it."
-    data = json.loads(shared_file('data/samples/coco/test_coco_wholebody.json').read_text())
+    data = json.loads(data_file('samples/coco/test_coco_wholebody.json').read_text())
     data['images'].append(dict(id=1, file_name='none.jpg', width=640, height=480))
     return data
 
@@ -177,7 +177,7 @@ def test_coco_wholebody_matches_mmpose(wholebody, tmp_path):
 PARTITIONS = dict(body=range(17), foot=range(17, 23), face=range(23, 91), hands=range(91, 133), all=range(133))
 
 def test_keypoint_partition_metric_matches_mmpose():
-    ann_file = shared_file('data/samples/coco/test_keypoint_partition_metric.json')
+    ann_file = data_file('samples/coco/test_keypoint_partition_metric.json')
     metric = KeypointPartitionMetric(dict(type='CocoMetric', ann_file=ann_file, metainfo='coco_wholebody', score_mode='bbox', nms_mode='none'), PARTITIONS)
     metric.process(dict(keypoints=FIX['wb_kps'], keypoint_scores=FIX['wb_scores']),
                    dict(id=FIX['wb_ids'], img_id=FIX['wb_img_ids'], bbox_score=FIX['wb_bbox_scores'], area=FIX['wb_areas']))
@@ -205,7 +205,7 @@ def test_no_labelled_keypoints():
 def test_coco_empty_predictions_and_unknown_images(wholebody):
     stats = CocoMetric(wholebody, 'coco').evaluate([])
     assert set(stats.values()) == {0.0}                                 # every figure 0: people are labelled, nobody found
-    animals = json.loads(shared_file('data/samples/animalpose/test_animalpose.json').read_text())
+    animals = json.loads(data_file('samples/animalpose/test_animalpose.json').read_text())
     stats = CocoMetric(animals, 'animalpose').evaluate([])
     assert stats['AP'] == 0 and stats['AP (M)'] == -1                    # no medium animal is labelled
     pred = coco_predictions()[0]

@@ -1,8 +1,8 @@
-"Heatmap codecs and flip-test helpers against MMPose 1.3.2 (`shared/reference/heatmap_codecs.npz`, `flip.npz`), numpy and torch paths, and their properties."
+"Heatmap codecs and flip-test helpers against MMPose 1.3.2 (`tests/data/reference/heatmap_codecs.npz`, `flip.npz`), numpy and torch paths, and their properties."
 import numpy as np, pytest, torch
 from hypothesis import given, settings, strategies as st
 from hypothesis.extra.numpy import arrays
-from conftest import shared_file
+from conftest import data_file
 from poseai.core import PoseaiError
 from poseai.heatmap_codecs import *
 
@@ -18,10 +18,10 @@ CODECS = dict(msra_s2=lambda: MSRAHeatmap((192, 256), (48, 64), sigma=2),
 ENCODE_TOL, KEYPOINT_TOL, SCORE_TOL = 1e-5, 1e-3, 1e-5    # the tolerances: heatmaps and weights, decoded px, scores
 
 @pytest.fixture(scope='module')
-def ref(): return np.load(shared_file('reference', 'heatmap_codecs.npz'))
+def ref(): return np.load(data_file('reference', 'heatmap_codecs.npz'))
 
 @pytest.fixture(scope='module')
-def flip_ref(): return np.load(shared_file('reference', 'flip.npz'))
+def flip_ref(): return np.load(data_file('reference', 'flip.npz'))
 
 def reference_inputs(ref, name):
     "The keypoints `(1, K, 2)` and visibility `(1, K)` the reference encoded with codec `name`."

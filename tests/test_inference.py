@@ -2,7 +2,7 @@
 import json, warnings
 from pathlib import Path
 import cv2, numpy as np, pytest, torch
-from conftest import shared_file
+from conftest import data_file
 from test_estimators import reference
 from poseai.core import PoseaiError, bbox_xyxy2cs, fix_aspect_ratio
 from poseai.estimators import save_pose_checkpoint
@@ -26,7 +26,7 @@ def est(): return reference('td-hm_res18-tiny')[0]
 @pytest.fixture(scope='module')
 def mmpose(): return dict(np.load(DATA / 'mmpose_inference.npz'))
 
-def coco(*parts): return shared_file('data', 'samples', 'coco', *parts)
+def coco(*parts): return data_file('samples', 'coco', *parts)
 def image_path(img_id): return coco(f'{img_id:012d}.jpg')
 
 @pytest.fixture(scope='module')

@@ -2,7 +2,7 @@
 import json, warnings
 from pathlib import Path
 import numpy as np, pytest, torch
-from conftest import shared_file
+from conftest import data_file
 from poseai.core import PoseaiError
 from poseai.datasets import CocoDataset, LspDataset, DeepLabCutDataset
 from poseai.dataloaders import PoseDataLoaders
@@ -62,9 +62,9 @@ def test_validation_is_the_estimators_flip_test_prediction(synthetic):
 def test_metrics_by_dataset(synthetic):
     test_eq_types = lambda evaluators: [(type(m).__name__, names) for m, names in evaluators.items()]
     assert test_eq_types(default_evaluators(synthetic[1])) == [('CocoMetric', ['AP', 'AP .5', 'AR'])]
-    lsp = LspDataset(shared_file('data', 'lsp'), split='test', indices=5)
+    lsp = LspDataset(data_file('lsp'), split='test', indices=5)
     assert test_eq_types(default_evaluators(lsp)) == [('PCKAccuracy', ['PCK']), ('AUC', ['AUC']), ('EPE', ['EPE'])]
-    dlc = DeepLabCutDataset(shared_file('data', 'dlc-openfield'))
+    dlc = DeepLabCutDataset(data_file('dlc-openfield'))
     assert test_eq_types(default_evaluators(dlc))[0] == ('PCKAccuracy', ['PCK'])
 
 def test_coco_ground_truth_is_the_datasets_images(synthetic):

@@ -2,7 +2,7 @@
 import json, math
 from pathlib import Path
 import numpy as np, pytest, torch
-from conftest import shared_file
+from conftest import data_file
 from poseai.core import PoseaiError
 from poseai.registry import MODELS
 from poseai.backbones import load_checkpoint
@@ -209,7 +209,7 @@ def test_wrappers_build_nested_losses():
 
 # RLE's flow: MMPose's parameter names, so a trained RLE checkpoint's flow loads strictly
 def test_rle_flow_loads_strictly_from_mmpose_checkpoint():
-    ckpt = torch.load(shared_file('reference', 'models', 'rle_res18-tiny.pth'), map_location='cpu', weights_only=False)['state_dict']
+    ckpt = torch.load(data_file('mini_models', 'rle_res18-mini.pth'), map_location='cpu', weights_only=False)['state_dict']
     prefix = 'head.loss_module.'
     state = {k[len(prefix):]: v for k, v in ckpt.items() if k.startswith(prefix)}
     rle = RLELoss()

@@ -1,8 +1,8 @@
-"Meta information: built-ins against MMPose's dataset_info files (`shared/data/metainfo`), errata, bad input, properties."
+"Meta information: built-ins against MMPose's dataset_info files (`tests/data/metainfo`), errata, bad input, properties."
 import json, re
 import numpy as np, pytest
 from hypothesis import given, strategies as st
-from conftest import SHARED, shared_file
+from conftest import data_file
 from poseai.core import PoseaiError
 from poseai.metainfo import *
 
@@ -27,7 +27,7 @@ ERRATA = {'coco_aic': ('entry joint_weights: has 18 values for 19 keypoints', ad
           'deepfashion2': ("entry keypoint 'vest_kpt9': swaps with 'vest_kpt13', but 'vest_kpt13' has no swap partner",
                            swap_back('vest_kpt13', 'vest_kpt9'))}
 
-def mmpose_file(name): return shared_file('data', 'metainfo', f'{name}.json')
+def mmpose_file(name): return data_file('metainfo', f'{name}.json')
 
 def assert_same_meta(a, b):
     "Same keys, and per key the same type, dtype and values."
@@ -43,8 +43,8 @@ def assert_same_meta(a, b):
 # --- built-ins -----------------------------------------------------------------------------------------------------
 def test_builtin_names_are_the_55_mmpose_files():
     assert len(NAMES) == 55
-    shared = sorted(p.stem for p in shared_file('data', 'metainfo').glob('*.json'))
-    assert NAMES == shared
+    mmpose_names = sorted(p.stem for p in data_file('metainfo').glob('*.json'))
+    assert NAMES == mmpose_names
 
 @pytest.mark.parametrize('name', NAMES)
 def test_builtin_counts_match_mmpose(name):
@@ -79,7 +79,7 @@ def test_coco_facts():
     assert coco.skeleton_links[0] == (15, 13) and coco.num_skeleton_links == 19
 
 def test_coco_flip_indices_match_mmpose_reference():
-    ref = np.load(shared_file('reference', 'flip.npz'))
+    ref = np.load(data_file('reference', 'flip.npz'))
     assert parse_pose_metainfo('coco').flip_indices == ref['flip_indices'].tolist()
 
 def test_builtin_parse_is_cached_but_private_to_each_caller():

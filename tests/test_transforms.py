@@ -2,7 +2,7 @@
 import copy, warnings
 import numpy as np, cv2, pytest
 from hypothesis import given, assume, settings, strategies as st
-from conftest import shared_file
+from conftest import data_file
 from poseai.core import *
 from poseai.transforms import *
 from poseai.metainfo import parse_pose_metainfo
@@ -16,7 +16,7 @@ def records():
     "MMPose-style records, one per annotated person of `samples/coco`."
     with warnings.catch_warnings():   # it reports the two annotations without keypoints it leaves out
         warnings.simplefilter('ignore')
-        ds = CocoDataset('test_coco.json', data_root=shared_file('data', 'samples', 'coco'), data_prefix=dict(img=''))
+        ds = CocoDataset('test_coco.json', data_root=data_file('samples', 'coco'), data_prefix=dict(img=''))
     return [ds[i] for i in range(len(ds))]
 
 @pytest.fixture(scope='module')
@@ -61,13 +61,13 @@ def test_topdown_affine_refuses_several_people():
 
 # --- MMPose's numbers ---------------------------------------------------------------------------------------------
 def test_bbox_center_scale_matches_mmpose():
-    ref = np.load(shared_file('reference', 'bbox.npz'))
+    ref = np.load(data_file('reference', 'bbox.npz'))
     out = GetBBoxCenterScale()(dict(bbox=ref['xyxy']))
     np.testing.assert_allclose(out['bbox_center'], ref['center'], atol=1e-5); np.testing.assert_allclose(out['bbox_scale'], ref['scale'], atol=1e-5)
 
 def test_topdown_affine_uses_mmpose_warp():
     "Where the aspect fix keeps the box width, MMPose's matrix depends on that width only: the keypoints follow it exactly."
-    ref, probe = np.load(shared_file('reference', 'warp.npz')), np.array([[[0., 0.], [100., 50.], [321., 123.]]], np.float32)
+    ref, probe = np.load(data_file('reference', 'warp.npz')), np.array([[[0., 0.], [100., 50.], [321., 123.]]], np.float32)
     rows = [i for i, s in enumerate(ref['scales']) if s[0] >= s[1] * 0.75]
     assert len(rows) >= 10
     for i in rows:

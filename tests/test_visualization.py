@@ -72,4 +72,4 @@ def test_crop_heatmaps_and_figures():
     fig = show_gt_vs_pred(crop, [person()], [person()], META)
     assert [ax.get_title() for ax in fig.axes] == ['ground truth', 'prediction']
     plt.close(fig)
-    with pytest.raises(PoseaiError, match='no heatmaps'): crop_heatmaps(reference('simcc_res18-tiny')[0], crop)
+    with pytest.raises(PoseaiError, match='no heatmaps'): crop_heatmaps(reference('simcc_res18-mini')[0], crop)
