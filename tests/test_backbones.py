@@ -176,8 +176,10 @@ def test_conv_module_matches_mmcv(case):
     m = ConvModule(**kw).eval()                         # poseai's default padding is MMCV's explicit one here
     assert m.conv.padding == (padding, padding) and list(m.state_dict()) == case['keys']
     m.load_state_dict(case['sd'])
-    with torch.no_grad(): y = m(torch.from_numpy(case['x']))
-    assert torch.equal(y, torch.from_numpy(case['y']))
+    with torch.no_grad(): y = m(torch.from_numpy(case['x'])).numpy()
+    # bit for bit, but for tanh: PyTorch's vectorised tanh rounds differently on some CPUs (AMD EPYC: 1 unit in the last place)
+    max_ulps = 1 if (case['kw']['act_cfg'] or {}).get('type') == 'Tanh' else 0
+    assert np.abs(y.view(np.int32).astype(np.int64) - case['y'].view(np.int32)).max() <= max_ulps
 
 def test_conv_module_defaults_are_mmcvs():
     m = ConvModule(3, 8, 3)
