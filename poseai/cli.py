@@ -109,7 +109,7 @@ class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
 _TRAIN_SETTINGS = dict(epochs=int, lr=float, bs=int, workers=int, work_dir=str, device=str, schedule=str, seed=int)
 BBOXES_HELP = ('JSON file of the people\'s boxes: {"image.jpg": [[x1, y1, x2, y2, score], ...], ...} keyed by file name, stem or frame number, '
                'or COCO detection results [{"image_id": ..., "bbox": [x, y, w, h], "score": ..., "category_id": 1}, ...]; '
-               'without it or --det-weights each image is taken as one person\'s box')
+               'without it or --det-weights, the whole image is taken as one person\'s box')
 
 def _parser():
     "The `poseai` argument parser."
