@@ -118,6 +118,25 @@ def test_test_writes_json_alone_to_stdout_and_a_clean_log_to_stderr(made):
     assert quiet.returncode == 0 and quiet.stderr == '', quiet.stderr
     assert json.loads(quiet.stdout)['frames'] == 4
 
+@pytest.mark.skipif(not hasattr(os, 'openpty'), reason='needs a pseudo-terminal')
+def test_on_a_terminal_the_bars_are_drawn_on_stderr(made):
+    d, ann, ckpt = made
+    terminal, stderr = os.openpty()
+    code = 'import sys; from poseai.cli import main; sys.exit(main())'
+    args = ('test', ckpt, ann, '--img-dir', ann.parent, '--device', 'cpu', '--no-flip', '--batch-size', 2)
+    proc = subprocess.run([sys.executable, '-c', code, *map(str, args)],
+                          stdout=subprocess.PIPE, stderr=stderr, text=True, timeout=300)
+    os.close(stderr)
+    drawn = b''
+    while True:
+        try: chunk = os.read(terminal, 65536)
+        except OSError: break   # the terminal's other end is closed
+        if not chunk: break
+        drawn += chunk
+    os.close(terminal)
+    assert proc.returncode == 0 and 0 <= json.loads(proc.stdout)['AP'] <= 1   # stdout still holds the JSON alone
+    assert '| 100.00% [' in drawn.decode(errors='replace'), drawn[-300:]   # the bar over the batches, drawn in place
+
 def test_version(capsys):
     status, out, err = run(capsys, '--version')
     assert status == 0 and out.strip() == f'poseai {poseai.__version__}'
