@@ -202,9 +202,9 @@ def _demo(a, bars):
     return 0, None
 
 def _resume_note(run, work_dir):
-    "What `--resume` will do with the run in `work_dir`, in words; None when the run is finished (or there is nothing to resume, which `train` reports)."
+    "What `--resume` will do with the run in `work_dir`, in words; None when the run is finished."
     last = checkpoint_meta(work_dir/'models/pose_last.pth')
-    if last is None: return ''
+    if last is None: raise PoseaiError('nothing to resume: no epoch of this run has finished (train it without --resume)', file=work_dir/'models/pose_last.pth')
     done, before, epochs = last['epoch'] + 1, _run_epochs(work_dir), run['epochs']
     if done >= epochs: return None
     note = f'resuming after epoch {done} of {epochs}'

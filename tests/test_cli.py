@@ -175,6 +175,9 @@ def test_test_without_img_dir_suggests_it(made, capsys):
 def test_train_ends_with_a_summary_and_resume_says_what_it_does(made, capsys):
     d, _, _ = made
     work = d / 'work'
+    status, out, err = run(capsys, 'train', d / 'run.json', '--work-dir', work, '--resume')   # nothing there yet
+    assert status == 1 and not work.exists()
+    one_error_line(err, 'pose_last.pth', 'nothing to resume')
     status, out, err = run(capsys, 'train', d / 'run.json', '--work-dir', work)
     assert status == 0 and 'train_loss' in err and '\r' not in err
     best, last = out.splitlines()
