@@ -11,8 +11,8 @@ import numpy as np, cv2, torch
 # %% auto #0
 __all__ = ['PoseaiError', 'bbox_xyxy2xywh', 'bbox_xywh2xyxy', 'bbox_xyxy2cs', 'bbox_xywh2cs', 'bbox_cs2xyxy', 'bbox_cs2xywh',
            'fix_aspect_ratio', 'bbox_clip_border', 'flip_bbox', 'get_warp_matrix', 'affine_points',
-           'get_udp_warp_matrix', 'flip_keypoints', 'device_constant', 'to_device_nowait', 'check_device', 'umask',
-           'atomic_write']
+           'get_udp_warp_matrix', 'flip_keypoints', 'device_constant', 'to_device_nowait', 'check_device',
+           'current_umask', 'atomic_write']
 
 # %% ../nbs/00_core.ipynb #b7200973
 class PoseaiError(ValueError):
@@ -174,7 +174,7 @@ def check_device(device):
     return device
 
 # %% ../nbs/00_core.ipynb #e5b85e1a
-def umask():
+def current_umask():
     "The process's umask (read by setting it and putting it straight back)."
     mask = os.umask(0o022); os.umask(mask)
     return mask
@@ -189,7 +189,7 @@ def atomic_write(path, suffix='', tmp=None):
         os.close(fd)
     try:
         yield Path(tmp)
-        os.chmod(tmp, 0o666 & ~umask())
+        os.chmod(tmp, 0o666 & ~current_umask())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
