@@ -6,7 +6,7 @@
 from __future__ import annotations
 import argparse, ast, contextlib, io, itertools, json, os, subprocess, sys, time, warnings
 from pathlib import Path
-import numpy as np, torch
+import torch
 import poseai
 import matplotlib.pyplot as plt
 from .core import PoseaiError, check_device

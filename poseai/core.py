@@ -170,7 +170,7 @@ def check_device(device):
         n = torch.cuda.device_count() if torch.cuda.is_available() else 0
         if n == 0: raise PoseaiError(f"device {str(device)!r}: torch sees no CUDA GPU on this machine (no GPU, no driver or a CPU-only torch): use 'cpu'")
         if (device.index or 0) >= n: raise PoseaiError(f"device {str(device)!r}: this machine has {n} CUDA GPU{'s' * (n > 1)} (cuda:0{f' to cuda:{n - 1}' * (n > 1)})")
-    if device.type == 'mps' and not torch.backends.mps.is_available(): raise PoseaiError(f"device 'mps': torch sees no Apple GPU on this machine: use 'cpu'")
+    if device.type == 'mps' and not torch.backends.mps.is_available(): raise PoseaiError("device 'mps': torch sees no Apple GPU on this machine: use 'cpu'")
     return device
 
 # %% ../nbs/00_core.ipynb #e5b85e1a

@@ -4,7 +4,7 @@
 
 # %% ../nbs/50_inference.ipynb #ac4f8670
 from __future__ import annotations
-import contextlib, json, os, warnings
+import contextlib, json, warnings
 from pathlib import Path
 import numpy as np, torch, cv2
 from fastprogress.fastprogress import progress_bar
