@@ -10,7 +10,7 @@ Usage: python bench/train.py [--model res50|hrnet32] [--bs 256] [--steps 30] [--
    same Learner fed by `PoseDataLoaders` with `--workers` processes decoding and augmenting JPEGs: images/s into the GPU.
 Last line: `train: key=value ...`.
 """
-import argparse, time, warnings
+import argparse, sys, time, warnings
 from pathlib import Path
 import torch
 from fastai.data.core import DataLoaders
@@ -111,7 +111,9 @@ def main():
     p.add_argument('--steps', type=int, default=30); p.add_argument('--warmup', type=int, default=5)
     p.add_argument('--compile', action='store_true'); p.add_argument('--jpegs', default=None); p.add_argument('--workers', type=int, default=8)
     a = p.parse_args()
-    device = torch.device('cuda' if torch.cuda.is_available() else 'cpu')
+    if not torch.cuda.is_available():   # batches of 256 at 256x192: about 24 GB on a CPU (the process was OOM-killed), and minutes a step
+        sys.exit('bench/train.py times training on a GPU and torch sees no CUDA GPU here (on a CPU its batches of 256 need about 24 GB of memory): run it on a GPU machine')
+    device = torch.device('cuda')
     torch.backends.cudnn.benchmark = True
     name = torch.cuda.get_device_name() if device.type == 'cuda' else 'cpu'
     print(f'{a.model} 256x192, batch {a.bs}, {"bf16 + " if device.type == "cuda" else ""}channels_last{", torch.compile" if a.compile else ""}, on {name}')

@@ -4,22 +4,51 @@
 
 # %% ../nbs/90_cli.ipynb #b827e6fa
 from __future__ import annotations
-import argparse, itertools, json, subprocess, sys, time, warnings
+import argparse, ast, contextlib, io, itertools, json, os, subprocess, sys, time, warnings
 from pathlib import Path
-import numpy as np, torch
+import torch
 import poseai
 import matplotlib.pyplot as plt
-from .core import PoseaiError
-from .metainfo import *
-from .synthetic import *
-from .dataloaders import PoseDataLoaders
-from .estimators import build_pose_estimator
-from .learner import EncodeTargets, build_dataset, tiny_pose_config, train
-from .inference import infer, evaluate_checkpoint
-from .export import export_model
+from .core import PoseaiError, check_device
+with warnings.catch_warnings():   # fastai scripts a few functions as it is imported: PyTorch's deprecation notice is no news to a user of the command
+    warnings.filterwarnings('ignore', message='`torch.jit.script` is deprecated', category=FutureWarning)
+    import fastprogress.fastprogress as fastprogress
+    from poseai.metainfo import *
+    from poseai.synthetic import *
+    from poseai.dataloaders import PoseDataLoaders
+    from poseai.estimators import build_pose_estimator
+    from poseai.learner import EncodeTargets, RUN_DEFAULTS, build_dataset, run_config, tiny_pose_config, train
+    from poseai.inference import IMAGE_SUFFIXES, infer, evaluate_checkpoint
+    from poseai.export import EXPORTERS, SUFFIXES, export_model
 
 # %% auto #0
-__all__ = ['demo', 'main']
+__all__ = ['BBOXES_HELP', 'COMMANDS', 'checkpoint_meta', 'run_summary', 'demo', 'LogLines', 'main']
+
+# %% ../nbs/90_cli.ipynb #a7f60ddf
+def checkpoint_meta(path):
+    "The `meta` of the poseai checkpoint at `path` (memory-mapped: the weights are not read), or None when there is no file there."
+    if not Path(path).is_file(): return None
+    try: return torch.load(path, map_location='cpu', weights_only=False, mmap=True).get('meta', {})
+    except Exception as e: raise PoseaiError(f'truncated or not a checkpoint ({type(e).__name__})', file=path) from None
+
+def _run_epochs(work_dir):
+    "The number of epochs the run in `work_dir` was last started for (its `run.json`), or None."
+    run = Path(work_dir)/'run.json'
+    return json.loads(run.read_text()).get('epochs') if run.is_file() else None
+
+def _scored(meta, epochs=None):
+    "'AP 0.302 after 8 of 10 epochs': a checkpoint's monitored metric and how many epochs it had trained, from its `meta`."
+    monitor = meta.get('monitor', 'valid_loss')
+    value = meta.get('metrics', {}).get(monitor)
+    return f"{monitor} {'(none)' if value is None else f'{value:.3f}'} after {meta['epoch'] + 1}" + (f' of {epochs}' if epochs else '') + ' epochs'
+
+def run_summary(work_dir):
+    "Lines saying what the training run in `work_dir` left: the best checkpoint's metric and epoch, the last epoch's, and their paths."
+    models, epochs = Path(work_dir)/'models', _run_epochs(work_dir)
+    best, last = checkpoint_meta(models/'pose_best.pth'), checkpoint_meta(models/'pose_last.pth')
+    if last is None: raise PoseaiError('no checkpoint: the run has not finished an epoch', file=models/'pose_last.pth')
+    lines = [f'best: {_scored(best, epochs)}: {models/"pose_best.pth"}'] if best is not None else []
+    return '\n'.join(lines + [f'last: {_scored(last, epochs)}: {models/"pose_last.pth"} (--resume continues from it)'])
 
 # %% ../nbs/90_cli.ipynb #eb6df836
 def _save(fig, fname):
@@ -60,73 +89,194 @@ def demo(out='poseai_demo', n_images=160, seed=0, bs=16, minutes=2.):
     with warnings.catch_warnings():
         warnings.simplefilter('ignore')
         learn = train(dict(model=model, **datasets, input_size=(96, 128), bs=bs, lr=5e-3, seed=seed, work_dir=str(out/'work_dir'), device='cpu'), epochs=epochs)
-    final = json.loads((out/'work_dir/history.json').read_text())[-1]
-    summary = dict(epochs=epochs, people=dict(train=len(train_ds), valid=len(valid_ds)), final_epoch=final, seconds=round(time.perf_counter() - start, 1))
+    best = checkpoint_meta(out/'work_dir/models/pose_best.pth')
+    summary = dict(epochs=epochs, people=dict(train=len(train_ds), valid=len(valid_ds)), best_epoch=dict(epoch=best['epoch'] + 1, **best['metrics']),
+                   last_epoch=json.loads((out/'work_dir/history.json').read_text())[-1], seconds=round(time.perf_counter() - start, 1))
     written += [_save(learn.show_results(max_n=6), out/'predictions.jpg'), out/'metrics.json', out/'work_dir/models/pose_best.pth']
     written[-2].write_text(json.dumps(summary, indent=1))
-    print(f"validation with flip test: AP {final['AP']:.3f}, AP .5 {final['AP .5']:.3f}, AR {final['AR']:.3f} ({summary['seconds']:.0f} s in all)")
-    print(f'drew predictions beside the truth, wrote the metrics and the best checkpoint: {", ".join(map(str, written[-3:]))}')
+    print(f'drew predictions beside the truth, wrote the metrics and the best checkpoint: {", ".join(map(str, written[-3:]))} ({summary["seconds"]:.0f} s in all)')
+    m = best['metrics']
+    print(f"the best checkpoint (after {best['epoch'] + 1} of {epochs} epochs) scores AP {m['AP']:.3f} (AP .5 {m['AP .5']:.3f}, AR {m['AR']:.3f}) on the validation people with flip test: "
+          "AP is COCO's keypoint average precision, from 0 to 1, the share of people found with their keypoints close to the truth averaged over ten closeness thresholds (OKS .50 to .95)")
     return written
 
 # %% ../nbs/90_cli.ipynb #98fce068
+class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    "argparse's help with each option's default, where it has one (not for flags, or options that default to nothing)."
+    def _get_help_string(self, action):
+        return action.help if action.default is None or action.default is False or action.default == '' else super()._get_help_string(action)
+
 _TRAIN_SETTINGS = dict(epochs=int, lr=float, bs=int, workers=int, work_dir=str, device=str, schedule=str, seed=int)
+BBOXES_HELP = ('JSON file of the people\'s boxes: {"image.jpg": [[x1, y1, x2, y2, score], ...], ...} keyed by file name, stem or frame number, '
+               'or COCO detection results [{"image_id": ..., "bbox": [x, y, w, h], "score": ..., "category_id": 1}, ...]; '
+               'without it or --det-weights, the whole image is taken as one person\'s box')
 
 def _parser():
     "The `poseai` argument parser."
     parser = argparse.ArgumentParser(prog='poseai', description='Pose estimation with MMPose numerics and fastai training.')
-    sub = parser.add_subparsers(dest='command', required=True)
-    p = sub.add_parser('demo', help='make synthetic data, train a tiny model on the CPU, evaluate and draw it (no download)')
-    p.add_argument('--out', default='poseai_demo', help='folder for the data, pictures, metrics and checkpoint (default: ./poseai_demo)')
+    parser.add_argument('--version', action='version', version=f'poseai {poseai.__version__}')
+    parser.add_argument('-q', '--quiet', action='store_true', help='no notes or progress bars on stderr (results still go to stdout)')
+    quiet = argparse.ArgumentParser(add_help=False)   # --quiet after the command too
+    quiet.add_argument('-q', '--quiet', action='store_true', default=argparse.SUPPRESS, help='no notes or progress bars on stderr')
+    sub = parser.add_subparsers(dest='command', required=True, metavar='COMMAND')
+    def command(name, help): return sub.add_parser(name, help=help, description=help, parents=[quiet], formatter_class=_HelpFormatter)
+    p = command('demo', 'make synthetic data, train a tiny model on the CPU, evaluate and draw it (no download)')
+    p.add_argument('--out', default='poseai_demo', help='folder for the data, pictures, metrics and checkpoint')
     p.add_argument('--images', type=int, default=160, help='number of synthetic training images')
     p.add_argument('--minutes', type=float, default=2., help='about how long to train')
     p.add_argument('--seed', type=int, default=0, help='random seed')
-    p = sub.add_parser('train', help='train a run config (.json or .py: model, train and valid datasets, settings)')
+    p = command('train', 'train a run config (.json or .py: model, train and valid datasets, settings); ends with a summary of the checkpoints')
     p.add_argument('run', help='the run config file')
-    for name, kind in _TRAIN_SETTINGS.items(): p.add_argument(f'--{name.replace("_", "-")}', type=kind, help=f"override the run's {name}")
+    for name, kind in _TRAIN_SETTINGS.items():
+        p.add_argument(f'--{name.replace("_", "-")}', type=kind, help=f"override the run's {name} (default: the run config's, else {RUN_DEFAULTS[name]})")
     p.add_argument('--bf16', action='store_true', default=None, help='bf16 mixed precision (GPU)')
-    p.add_argument('--resume', action='store_true', help='continue from work_dir/models/pose_last.pth')
-    p = sub.add_parser('infer', help='poses on an image, a folder of images or a video, drawn and saved as JSON')
-    p.add_argument('checkpoint', help='a poseai checkpoint (or an MMPose one with --config)'); p.add_argument('source', help='image, folder or video')
-    p.add_argument('--out', default='poseai_infer', help='output folder'); p.add_argument('--config', help="the MMPose checkpoint's config")
-    p.add_argument('--bboxes', help='JSON of boxes per image (else the detector, else the whole image)')
-    p.add_argument('--det-weights', help='local weights of a torchvision person detector'); p.add_argument('--det-model', default='fasterrcnn_resnet50_fpn')
-    p.add_argument('--device'); p.add_argument('--no-flip', action='store_true', help='no flip test'); p.add_argument('--batch-size', type=int, default=64)
-    p = sub.add_parser('test', help='evaluate a checkpoint on a COCO-style annotation file')
-    p.add_argument('checkpoint'); p.add_argument('ann_file'); p.add_argument('--img-dir', default='', help='folder of the images')
-    p.add_argument('--config', help="the MMPose checkpoint's config"); p.add_argument('--bbox-file', help='detections to use instead of the ground-truth boxes')
-    p.add_argument('--metric', default='coco', choices=['coco', 'pck']); p.add_argument('--dataset', default='CocoDataset', help='a poseai dataset class')
-    p.add_argument('--device'); p.add_argument('--no-flip', action='store_true'); p.add_argument('--batch-size', type=int, default=64)
-    p.add_argument('--workers', type=int, default=0)
-    p = sub.add_parser('export', help='write a model with its pre- and post-processing as ONNX, TorchScript or torch.export')
-    p.add_argument('source', help='a poseai checkpoint, or a config with --checkpoint'); p.add_argument('out', help='the file to write')
-    p.add_argument('--checkpoint', help='weights for a config source'); p.add_argument('--format', default='onnx', choices=['onnx', 'torchscript', 'pt2'])
-    p.add_argument('--input-size', type=int, nargs=2, metavar=('W', 'H')); p.add_argument('--no-flip', action='store_true')
-    p = sub.add_parser('bench', help="run a benchmark script of the repository's bench/ folder")
-    p.add_argument('name', help='the script, e.g. pipeline, train, inference'); p.add_argument('args', nargs=argparse.REMAINDER, help='its arguments')
+    p.add_argument('--resume', action='store_true', help='continue from work_dir/models/pose_last.pth (a finished run is left as it is; with --epochs, the schedule is recomputed for the new length)')
+    p = command('infer', 'poses on an image, a folder of images or a video, drawn and saved as JSON (the summary JSON on stdout)')
+    p.add_argument('checkpoint', help='a poseai checkpoint (.pth), or an MMPose one with --config'); p.add_argument('source', help='image, folder of images or video')
+    p.add_argument('--out', default='poseai_infer', help='output folder (visualizations/ and predictions/)')
+    p.add_argument('--config', help="the MMPose checkpoint's config (.py or .json)")
+    p.add_argument('--bboxes', help=BBOXES_HELP)
+    p.add_argument('--det-weights', help='local weights of a torchvision person detector (instead of --bboxes)')
+    p.add_argument('--det-model', default='fasterrcnn_resnet50_fpn', help='the torchvision detector those weights are for')
+    p.add_argument('--device', help='cpu, cuda, cuda:1... (default: cuda if there is a GPU, else cpu)')
+    p.add_argument('--no-flip', action='store_true', help='no flip test (faster, a little less accurate)')
+    p.add_argument('--batch-size', type=int, default=64, help='people per forward pass')
+    p.add_argument('--skip-bad', action='store_true', help='pass over images of a folder that cannot be read (they are counted and listed at the end) instead of stopping')
+    p = command('test', 'evaluate a checkpoint on a COCO-style annotation file (the metrics JSON on stdout)')
+    p.add_argument('checkpoint', help='a poseai checkpoint (.pth), or an MMPose one with --config'); p.add_argument('ann_file', help='COCO-style annotation file (.json)')
+    p.add_argument('--img-dir', default='', help="the folder the annotation file's image paths are relative to (default: the current folder)")
+    p.add_argument('--config', help="the MMPose checkpoint's config (.py or .json)")
+    p.add_argument('--bbox-file', help='COCO detection results to use instead of the ground-truth boxes')
+    p.add_argument('--metric', default='coco', choices=['coco', 'pck'], help='COCO keypoint AP/AR, or PCK')
+    p.add_argument('--dataset', default='CocoDataset', help="the poseai dataset class reading the file (its keypoints and metric's sigmas)")
+    p.add_argument('--device', help='cpu, cuda, cuda:1... (default: cuda if there is a GPU, else cpu)')
+    p.add_argument('--no-flip', action='store_true', help='no flip test')
+    p.add_argument('--batch-size', type=int, default=64, help='people per forward pass')
+    p.add_argument('--workers', type=int, default=0, help='DataLoader worker processes cropping the people')
+    p = command('export', 'write a model with its pre- and post-processing as ONNX, TorchScript or torch.export (the path on stdout)')
+    p.add_argument('source', help='a poseai checkpoint, or a model config with --checkpoint')
+    p.add_argument('out', help=f"the file to write; its suffix gives the format: {', '.join(f'{s} ({f})' for s, f in SUFFIXES.items())}")
+    p.add_argument('--checkpoint', help='weights for a config source')
+    p.add_argument('--format', choices=list(EXPORTERS), help="the format (default: the one OUT's suffix names)")
+    p.add_argument('--input-size', type=int, nargs=2, metavar=('W', 'H'), help="check the model's input size (width, height)")
+    p.add_argument('--no-flip', action='store_true', help='no flip test inside the exported model')
+    p = command('bench', "run a benchmark script of the repository's bench/ folder")
+    p.add_argument('name', help=f"the script: {', '.join(_benchmarks()) or 'none here (benchmarks live in a source checkout)'}")
+    p.add_argument('args', nargs=argparse.REMAINDER, help="its arguments ('--help' describes it)")
     return parser
 
-def _bench(name, args):
-    "Run `bench/<name>.py` of the source checkout with `args`; its exit status."
-    script = Path(poseai.__file__).resolve().parent.parent/'bench'/f'{name}.py'
+# %% ../nbs/90_cli.ipynb #c413f06e
+class LogLines(io.TextIOBase):
+    "A text stream passing whole lines to `stream`, without what a carriage return would overwrite on a terminal (progress bars)."
+    def __init__(self, stream): self.stream, self.line = stream, ''
+    def writable(self): return True
+    def write(self, text):
+        *lines, self.line = (self.line + text).split('\n')
+        for line in lines: self.stream.write(line.rsplit('\r', 1)[-1] + '\n')
+        return len(text)
+    def flush(self): self.stream.flush()
+    def close(self):
+        if self.line.rsplit('\r', 1)[-1]: self.stream.write(self.line.rsplit('\r', 1)[-1] + '\n')
+        self.line = ''; self.flush(); super().close()
+
+@contextlib.contextmanager
+def _notes(quiet=False):
+    "Send what is printed inside (notes, fastai's epoch table, progress bars) to stderr, or nowhere when `quiet`; yield whether bars are drawn (on a terminal only)."
+    bars = not quiet and sys.stderr.isatty()
+    sink = open(os.devnull, 'w') if quiet else sys.stderr if bars else LogLines(sys.stderr)
+    no_bar, fastprogress.NO_BAR = fastprogress.NO_BAR, not bars
+    try:
+        with contextlib.redirect_stdout(sink): yield bars
+    finally:
+        fastprogress.NO_BAR = no_bar
+        if sink is not sys.stderr: sink.close()
+
+# %% ../nbs/90_cli.ipynb #e2cac654
+def _benchmarks():
+    "The names of the repository's benchmark scripts, if this is a source checkout."
+    folder = Path(poseai.__file__).resolve().parent.parent/'bench'
+    return sorted(p.stem for p in folder.glob('*.py')) if folder.is_dir() else []
+
+def _demo(a, bars):
+    demo(a.out, a.images, a.seed, minutes=a.minutes)
+    return 0, None
+
+def _resume_note(run, work_dir):
+    "What `--resume` will do with the run in `work_dir`, in words; None when the run is finished."
+    last = checkpoint_meta(work_dir/'models/pose_last.pth')
+    if last is None: raise PoseaiError('nothing to resume: no epoch of this run has finished (train it without --resume)', file=work_dir/'models/pose_last.pth')
+    done, before, epochs = last['epoch'] + 1, _run_epochs(work_dir), run['epochs']
+    if done >= epochs: return None
+    note = f'resuming after epoch {done} of {epochs}'
+    if before and before != epochs:
+        note += (f": the run was started for {before} epochs; its {run['schedule']} learning-rate schedule is laid over {epochs} epochs instead, "
+                 f"so training continues where a {epochs}-epoch schedule is at epoch {done + 1} (the rate jumps there), not where the {before}-epoch one stopped")
+    return note
+
+def _train(a, bars):
+    run = run_config(a.run, **{k: getattr(a, k) for k in (*_TRAIN_SETTINGS, 'bf16') if getattr(a, k) is not None})
+    if run['device']: check_device(run['device'])
+    work_dir = Path(run['work_dir'])
+    if a.resume:
+        note = _resume_note(run, work_dir)
+        if note is None: return 0, f"the run in {work_dir} is finished ({run['epochs']} epochs): nothing to train (--epochs N with N > {run['epochs']} trains on)\n" + run_summary(work_dir)
+        if note: print(note)
+    train(run, resume=a.resume)
+    return 0, run_summary(work_dir)
+
+def _infer(a, bars):
+    if a.device: check_device(a.device)
+    if not (a.bboxes or a.det_weights): print('no --bboxes or --det-weights: each image is taken as one person, its box the whole image')
+    try: summary = infer(a.checkpoint, a.source, a.out, a.config, a.bboxes, a.det_weights, a.det_model, a.device, not a.no_flip, a.batch_size,
+                         progress=bars, skip_bad=a.skip_bad)
+    except PoseaiError as e:
+        if a.skip_bad or not Path(a.source).is_dir() or Path(str(e.file)).parent != Path(a.source): raise
+        raise PoseaiError(f'{e.problem} (--skip-bad passes over such images)', e.file, e.entry) from None
+    if summary['skipped']: print(f"skipped {len(summary['skipped'])} unreadable image(s): " + '; '.join(summary['skipped']))
+    return 0, json.dumps(summary, default=str)
+
+def _test(a, bars):
+    if a.device: check_device(a.device)
+    try: metrics = evaluate_checkpoint(a.checkpoint, a.ann_file, a.img_dir, a.config, a.bbox_file, a.metric, a.dataset, batch_size=a.batch_size,
+                                       flip_test=not a.no_flip, device=a.device, num_workers=a.workers, progress=bars)
+    except PoseaiError as e:
+        missing_image = e.file is not None and Path(str(e.file)).suffix.lower() in IMAGE_SUFFIXES and not Path(str(e.file)).exists()
+        if a.img_dir or not missing_image: raise
+        raise PoseaiError(f"{e.problem}; the annotation file's image paths are read from the current folder: pass --img-dir, the folder they are relative to", e.file, e.entry) from None
+    return 0, json.dumps(metrics, indent=1)
+
+def _export(a, bars):
+    return 0, str(export_model(a.source, a.out, a.format, a.input_size, not a.no_flip, a.checkpoint))
+
+def _bench(a, bars):
+    "Run `bench/<name>.py` of the source checkout with its arguments; `--help` gives its description (and its options, if it parses any)."
+    script = Path(poseai.__file__).resolve().parent.parent/'bench'/f'{a.name}.py'
     if not script.is_file():
-        found = sorted(p.stem for p in script.parent.glob('*.py')) if script.parent.is_dir() else []
-        raise PoseaiError(f'no benchmark {name!r}' + (f' (there are: {", ".join(found)})' if found else ': benchmarks live in a source checkout of poseai (bench/)'))
-    return subprocess.run([sys.executable, str(script), *args]).returncode
+        found = _benchmarks()
+        raise PoseaiError(f'no benchmark {a.name!r}' + (f' (there are: {", ".join(found)})' if found else ': benchmarks live in a source checkout of poseai (bench/)'))
+    tree = ast.parse(script.read_text())
+    parses_options = any(isinstance(n, ast.Import) and any(m.name == 'argparse' for m in n.names) for n in tree.body)
+    if {'-h', '--help'} & set(a.args) and not parses_options: return 0, f'poseai bench {a.name}: {ast.get_docstring(tree) or "(no description)"}'
+    return subprocess.run([sys.executable, str(script), *a.args]).returncode, None
+
+COMMANDS = dict(demo=_demo, train=_train, infer=_infer, test=_test, export=_export, bench=_bench)
+_USER_ERRORS = (PoseaiError, FileNotFoundError, PermissionError, IsADirectoryError, NotADirectoryError)
+
+def _one_line(e, limit=500):
+    "The message of the error `e` on one line, at most `limit` characters."
+    text = f'{e.strerror}: {e.filename}' if isinstance(e, OSError) and e.filename else ' '.join(str(e).split())
+    return text if len(text) <= limit else text[:limit - 3] + '...'
 
 def main(argv=None):
-    "Entry point of the `poseai` command."
-    parser = _parser()
-    a = parser.parse_args(argv)
+    "Entry point of the `poseai` command; its exit status: 0 done, 1 an error the user can fix (one line on stderr), 2 a usage error, 130 interrupted."
+    a = _parser().parse_args(argv)
     try:
-        if a.command == 'demo': demo(a.out, a.images, a.seed, minutes=a.minutes)
-        elif a.command == 'train': train(a.run, resume=a.resume, **{k: getattr(a, k) for k in (*_TRAIN_SETTINGS, 'bf16') if getattr(a, k) is not None})
-        elif a.command == 'infer':
-            print(json.dumps(infer(a.checkpoint, a.source, a.out, a.config, a.bboxes, a.det_weights, a.det_model, a.device, not a.no_flip, a.batch_size), default=str))
-        elif a.command == 'test':
-            print(json.dumps(evaluate_checkpoint(a.checkpoint, a.ann_file, a.img_dir, a.config, a.bbox_file, a.metric, a.dataset, batch_size=a.batch_size,
-                                                 flip_test=not a.no_flip, device=a.device, num_workers=a.workers), indent=1))
-        elif a.command == 'export':
-            print(export_model(a.source, a.out, a.format, a.input_size, not a.no_flip, a.checkpoint))
-        elif a.command == 'bench': return _bench(a.name, a.args)
-    except PoseaiError as e: parser.exit(1, f'poseai {a.command}: {e}\n')
-    return 0
+        with _notes(a.quiet) as bars: status, result = COMMANDS[a.command](a, bars)
+    except _USER_ERRORS as e:
+        print(f'poseai: error: {_one_line(e)}', file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print('poseai: interrupted', file=sys.stderr)
+        return 130
+    if result is not None: print(result)
+    return status

@@ -4,13 +4,15 @@
 
 # %% ../nbs/00_core.ipynb #aabb5461
 from __future__ import annotations
-import math
+import contextlib, math, os, tempfile
+from pathlib import Path
 import numpy as np, cv2, torch
 
 # %% auto #0
 __all__ = ['PoseaiError', 'bbox_xyxy2xywh', 'bbox_xywh2xyxy', 'bbox_xyxy2cs', 'bbox_xywh2cs', 'bbox_cs2xyxy', 'bbox_cs2xywh',
            'fix_aspect_ratio', 'bbox_clip_border', 'flip_bbox', 'get_warp_matrix', 'affine_points',
-           'get_udp_warp_matrix', 'flip_keypoints', 'device_constant', 'to_device_nowait']
+           'get_udp_warp_matrix', 'flip_keypoints', 'device_constant', 'to_device_nowait', 'check_device',
+           'current_umask', 'atomic_write']
 
 # %% ../nbs/00_core.ipynb #b7200973
 class PoseaiError(ValueError):
@@ -158,3 +160,37 @@ def to_device_nowait(t, device):
     "CPU tensor `t` on `device` without the CPU waiting: pinned, then copied asynchronously (a plain copy waits for all queued GPU work)."
     device = torch.device(device)
     return t.pin_memory().to(device, non_blocking=True) if device.type == 'cuda' else t.to(device)
+
+# %% ../nbs/00_core.ipynb #ad579035
+def check_device(device):
+    "`torch.device(device)`, or a one-line `PoseaiError` when `device` is not a device name or names a GPU this machine does not have."
+    try: device = torch.device(device)
+    except (RuntimeError, TypeError): raise PoseaiError(f'{device!r} is not a device: use cpu, cuda, cuda:1, mps') from None
+    if device.type == 'cuda':
+        n = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if n == 0: raise PoseaiError(f"device {str(device)!r}: torch sees no CUDA GPU on this machine (no GPU, no driver or a CPU-only torch): use 'cpu'")
+        if (device.index or 0) >= n: raise PoseaiError(f"device {str(device)!r}: this machine has {n} CUDA GPU{'s' * (n > 1)} (cuda:0{f' to cuda:{n - 1}' * (n > 1)})")
+    if device.type == 'mps' and not torch.backends.mps.is_available(): raise PoseaiError("device 'mps': torch sees no Apple GPU on this machine: use 'cpu'")
+    return device
+
+# %% ../nbs/00_core.ipynb #e5b85e1a
+def current_umask():
+    "The process's umask (read by setting it and putting it straight back)."
+    mask = os.umask(0o022); os.umask(mask)
+    return mask
+
+@contextlib.contextmanager
+def atomic_write(path, suffix='', tmp=None):
+    "Yield a temporary path beside `path` to write; once the block ends it becomes `path`, with the mode `open` gives under the umask; on an error it is removed."
+    path = Path(path)
+    if tmp is None:
+        for stale in path.parent.glob(f'.{path.name}.*.tmp{suffix}'): stale.unlink(missing_ok=True)   # left by a write that was killed
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f'.{path.name}.', suffix=f'.tmp{suffix}')
+        os.close(fd)
+    try:
+        yield Path(tmp)
+        os.chmod(tmp, 0o666 & ~current_umask())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

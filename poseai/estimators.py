@@ -4,18 +4,19 @@
 
 # %% ../nbs/22_estimators.ipynb #fa8ecf7d
 from __future__ import annotations
-import copy, json, os, tempfile, warnings
+import copy, json, os, warnings
 from pathlib import Path
 import torch, torch.nn as nn
-from .core import PoseaiError
+from .core import PoseaiError, atomic_write
 from .registry import MODELS
 from .metainfo import parse_pose_metainfo
 from .backbones import load_checkpoint, read_checkpoint
 import poseai.backbones, poseai.hrnet, poseai.necks, poseai.light_backbones, poseai.classic_backbones, poseai.heads   # register their classes
 
 # %% auto #0
-__all__ = ['TopdownPoseEstimator', 'build_pose_estimator', 'keypoints_to_image', 'save_pose_checkpoint', 'load_config',
-           'keypoints_mismatch', 'mismatch_reason', 'load_pose_weights', 'init_pose_model']
+__all__ = ['CHECKPOINT_SUFFIXES', 'CONFIG_SUFFIXES', 'TopdownPoseEstimator', 'build_pose_estimator', 'keypoints_to_image',
+           'save_pose_checkpoint', 'load_config', 'keypoints_mismatch', 'mismatch_reason', 'load_pose_weights',
+           'init_pose_model']
 
 # %% ../nbs/22_estimators.ipynb #e1b3c75f
 @MODELS.register_module()
@@ -85,23 +86,14 @@ def keypoints_to_image(keypoints, input_center, input_scale, input_size):
     return keypoints / as_t(input_size) * scale + center - 0.5 * scale
 
 # %% ../nbs/22_estimators.ipynb #7f30009d
-def _temp_files(path): return list(path.parent.glob(f'.{path.name}.*.tmp'))
-
 def save_pose_checkpoint(model, path, meta=None, **extra):
     "Write `{config, state_dict, meta}` of `model` (built by `build_pose_estimator`), and any `extra` entries (optimizer state, epoch...), to `path` atomically."
     if not hasattr(model, 'config'): raise PoseaiError('the model has no .config: build it with build_pose_estimator to save a checkpoint that can rebuild it')
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    for stale in _temp_files(path): stale.unlink(missing_ok=True)   # left by a save that was killed
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f'.{path.name}.', suffix='.tmp')
-    try:
-        with os.fdopen(fd, 'wb') as f:
-            torch.save(dict(config=model.config, state_dict=model.state_dict(), meta=dict(meta or {}), **extra), f)
-            f.flush(); os.fsync(f.fileno())   # on disk before the rename: whole after a power cut too
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_write(path) as tmp, open(tmp, 'wb') as f:
+        torch.save(dict(config=model.config, state_dict=model.state_dict(), meta=dict(meta or {}), **extra), f)
+        f.flush(); os.fsync(f.fileno())   # on disk before the rename: whole after a power cut too
     return path
 
 def load_config(path):
@@ -148,16 +140,27 @@ def load_pose_weights(model, checkpoint, file=None, strict=True):
         why = mismatch_reason(model, checkpoint)
         raise PoseaiError(e.problem + (f' ({why})' if why else ''), file=file) from None
 
+CHECKPOINT_SUFFIXES, CONFIG_SUFFIXES = ('.pth', '.pt', '.ckpt'), ('.py', '.json')
+
+def _model_config(cfg, file=None):
+    "`cfg` when it holds a model (a dict with a 'type', or with a `model` entry that is one); else a `PoseaiError` naming `file` and what it holds."
+    model = cfg.get('model', cfg) if isinstance(cfg, dict) else None
+    if isinstance(model, dict) and 'type' in model: return cfg
+    holds = f"entries {', '.join(map(str, list(cfg)[:6]))}" if isinstance(cfg, dict) else f'a {type(cfg).__name__}'
+    raise PoseaiError(f"not a checkpoint or a model config: a model config is a dict with a 'type' (or a 'model' entry), this holds {holds}", file=file)
+
 def init_pose_model(config_or_checkpoint, checkpoint=None, device='cpu', strict=True):
     "An estimator in eval mode on `device` from a poseai checkpoint, or from a config (dict or file) and a poseai or MMPose checkpoint."
     source, state, file = config_or_checkpoint, None, None
     for f in (source, checkpoint):
         if isinstance(f, (str, Path)) and not Path(f).is_file(): raise PoseaiError('no such file', file=f)
-    if isinstance(source, (str, Path)) and Path(source).suffix in ('.pth', '.pt', '.ckpt'):
+    if isinstance(source, (str, Path)) and Path(source).suffix not in CHECKPOINT_SUFFIXES + CONFIG_SUFFIXES:
+        raise PoseaiError(f"not a checkpoint ({', '.join(CHECKPOINT_SUFFIXES)}) or a model config ({', '.join(CONFIG_SUFFIXES)})", file=source)
+    if isinstance(source, (str, Path)) and Path(source).suffix in CHECKPOINT_SUFFIXES:
         saved, file = read_checkpoint(source, weights_only=False), source
         if not isinstance(saved, dict) or 'config' not in saved: raise PoseaiError('this checkpoint has no config (an MMPose checkpoint?): pass its config first, init_pose_model(config, checkpoint)', file=source)
         source, state = saved['config'], saved
-    cfg = load_config(source) if isinstance(source, (str, Path)) else source
+    cfg = _model_config(load_config(source), source) if isinstance(source, (str, Path)) else source
     model = build_pose_estimator(cfg)
     if isinstance(checkpoint, (str, Path)): state, file = read_checkpoint(checkpoint), checkpoint
     elif checkpoint is not None: state, file = checkpoint, None

@@ -4,15 +4,16 @@
 
 # %% ../nbs/53_export.ipynb #e4eca9dc
 from __future__ import annotations
-import contextlib, copy, json, os, tempfile, warnings
+import contextlib, copy, json, warnings
 from pathlib import Path
 import torch, torch.nn as nn
-from .core import PoseaiError
+from .core import PoseaiError, atomic_write
 from .dataloaders import IMAGENET_MEAN, IMAGENET_STD
 from .estimators import init_pose_model
 
 # %% auto #0
-__all__ = ['EXPORTERS', 'normalisation', 'ExportWrapper', 'export_onnx', 'export_torchscript', 'export_program', 'export_model']
+__all__ = ['EXPORTERS', 'SUFFIXES', 'normalisation', 'ExportWrapper', 'export_onnx', 'export_torchscript', 'export_program',
+           'export_format', 'export_model']
 
 # %% ../nbs/53_export.ipynb #62eef829
 def normalisation(model):
@@ -51,17 +52,10 @@ class ExportWrapper(nn.Module):
 
 # %% ../nbs/53_export.ipynb #5ce663cf
 def _write_atomically(path, write):
-    "Call `write(tmp)` with a temporary file beside `path`, then rename it to `path`: an interrupted export leaves no half-written file."
+    "Call `write(tmp)` with a temporary file beside `path` (`atomic_write`), renamed to `path` once written: an interrupted export leaves no half-written file."
     path = Path(path)
     if not path.parent.is_dir(): raise PoseaiError(f'cannot export to {path}: the folder {path.parent} does not exist', file=path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f'.{path.name}.', suffix=f'.tmp{path.suffix}')   # writers may check the extension
-    os.close(fd)
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_write(path, suffix=path.suffix) as tmp: write(str(tmp))   # writers may check the extension
     return path
 
 def _exportable(model, flip_test, input_size, batch=1):
@@ -119,9 +113,18 @@ def export_program(model, path, input_size=None, flip_test=True):
 
 # %% ../nbs/53_export.ipynb #c0463bd2
 EXPORTERS = dict(onnx=export_onnx, torchscript=export_torchscript, pt2=export_program)
+SUFFIXES = {'.onnx': 'onnx', '.pt': 'torchscript', '.ts': 'torchscript', '.pt2': 'pt2'}
 
-def export_model(checkpoint_or_config, out_path, format='onnx', input_size=None, flip_test=True, checkpoint=None):
-    "Load a model with `init_pose_model` and write it with its pre- and post-processing to `out_path` as `format`: 'onnx', 'torchscript' or 'pt2'."
-    if format not in EXPORTERS: raise PoseaiError(f'format must be one of {list(EXPORTERS)}, got {format!r}')
+def export_format(out_path, format=None):
+    "The format to write `out_path` in: `format`, else the one its suffix names; a `PoseaiError` for an unknown format or suffix, or a suffix of another format."
+    if format is not None and format not in EXPORTERS: raise PoseaiError(f'format must be one of {list(EXPORTERS)}, got {format!r}')
+    suffix, known = Path(out_path).suffix.lower(), ', '.join(f'{s} ({f})' for s, f in SUFFIXES.items())
+    if suffix not in SUFFIXES: raise PoseaiError(f'cannot tell the export format from the suffix {suffix or "(none)"!r}: use one of {known}', file=out_path)
+    if format not in (None, SUFFIXES[suffix]): raise PoseaiError(f'{suffix} is the suffix of {SUFFIXES[suffix]}, not {format}: use one of {known}', file=out_path)
+    return SUFFIXES[suffix]
+
+def export_model(checkpoint_or_config, out_path, format=None, input_size=None, flip_test=True, checkpoint=None):
+    "Load a model with `init_pose_model` and write it with its pre- and post-processing to `out_path` as `format` ('onnx', 'torchscript' or 'pt2'; by default the one `out_path`'s suffix names)."
+    format = export_format(out_path, format)
     model = init_pose_model(checkpoint_or_config, checkpoint)
     return EXPORTERS[format](model, out_path, input_size=input_size, flip_test=flip_test)

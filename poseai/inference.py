@@ -4,11 +4,11 @@
 
 # %% ../nbs/50_inference.ipynb #ac4f8670
 from __future__ import annotations
-import json, os, warnings
+import contextlib, json, warnings
 from pathlib import Path
 import numpy as np, torch, cv2
 from fastprogress.fastprogress import progress_bar
-from .core import PoseaiError, bbox_xywh2xyxy
+from .core import PoseaiError, atomic_write, bbox_xywh2xyxy
 from .transforms import imread_rgb, topdown_pipeline
 from .dataloaders import PoseNormalize, PoseDataLoader
 from .estimators import keypoints_to_image, init_pose_model
@@ -175,13 +175,18 @@ def frame_count(source):
     capture.release()
     return n if n > 0 else None
 
-def read_frames(source):
-    "`(name, RGB frame)` pairs of an image array or file, a folder of images or a video (names: file names, or frame indices)."
+def read_frames(source, skipped=None):
+    "`(name, RGB frame)` pairs of an image array or file, a folder of images or a video (names: file names, or frame indices); with a list `skipped`, a folder's unreadable images are passed over and listed there."
     kind = source_kind(source)
     if kind == 'array': yield 0, load_image(source)
     elif kind == 'image': yield Path(source).name, load_image(source)
     elif kind == 'folder':
-        for path in folder_images(source): yield path.name, load_image(path)
+        for path in folder_images(source):
+            try: img = load_image(path)
+            except PoseaiError as e:
+                if skipped is None: raise
+                skipped.append(f'{path.name}: {e.problem}'); continue
+            yield path.name, img
     else: yield from enumerate(video_frames(source))
 
 # %% ../nbs/50_inference.ipynb #65dc4e4d
@@ -198,7 +203,7 @@ def _write_json(path, data):
 
 class JsonListFile:
     "A JSON list written to `path` an item at a time (memory stays flat however long the video), through a temporary file renamed on `close`."
-    def __init__(self, path): self.path, self.file = Path(path), None
+    def __init__(self, path): self.path, self.file, self.writing = Path(path), None, contextlib.ExitStack()
     @property
     def tmp(self): return self.path.with_name(f'.{self.path.name}.tmp')
 
@@ -206,14 +211,14 @@ class JsonListFile:
         "Write `item` as the list's next entry."
         if self.file is None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            self.file = open(self.tmp, 'w')
+            self.file = open(self.writing.enter_context(atomic_write(self.path, tmp=self.tmp)), 'w')
         self.file.write(('[\n' if self.file.tell() == 0 else ',\n') + json.dumps(item))
 
     def close(self):
         "End the list and put it at `path` (nothing is written when no item was)."
         if self.file is None: return
         self.file.write('\n]\n'); self.file.close()
-        os.replace(self.tmp, self.path)
+        self.writing.close()   # renames it to `path`
 
 def frame_boxes(bboxes, name):
     "The boxes given for frame `name`: `bboxes` itself if it is an array, else its entry for the file name, the stem or the stem's number."
@@ -251,14 +256,14 @@ class PoseInferencer:
         "`img` with `results` drawn (keypoints above `kpt_thr`, in the meta information's colours)."
         return vis_pose_result(img, results, self.model.metainfo, self.kpt_thr, self.radius, self.thickness)
 
-    def __call__(self, source, bboxes=None, out_dir=None, return_vis=False):
-        "For each frame of `source` (image, array, folder or video): `dict(name, predictions[, visualization])`; with `out_dir`, also written there."
+    def __call__(self, source, bboxes=None, out_dir=None, return_vis=False, skipped=None):
+        "For each frame of `source` (image, array, folder or video): `dict(name, predictions[, visualization])`; with `out_dir`, also written there; with a list `skipped`, a folder's unreadable images are listed there and passed over."
         kind, out_dir = source_kind(source), None if out_dir is None else Path(out_dir)
         video = kind == 'video'
         writer, frames_json = None, JsonListFile(out_dir / 'predictions' / f'{Path(source).stem}.json') if video and out_dir is not None else None
         total = frame_count(source) if self.progress and kind in ('folder', 'video') else None
         try:
-            for name, img in (progress_bar(read_frames(source), total=total) if total else read_frames(source)):
+            for name, img in (progress_bar(read_frames(source, skipped), total=total) if total else read_frames(source, skipped)):
                 results = self.predict(img, frame_boxes(bboxes, name))
                 out = dict(name=name, predictions=results)
                 if return_vis or out_dir is not None: out['visualization'] = self.draw(img, results)
@@ -305,18 +310,19 @@ def load_boxes(path, cat_ids=(1,)):
     return {k: np.array(v, np.float32) for k, v in boxes.items()}
 
 def infer(checkpoint, source, out_dir='poseai_infer', config=None, bboxes=None, det_weights=None, det_model='fasterrcnn_resnet50_fpn',
-          device=None, flip_test=True, batch_size=64, bbox_thr=0.3, kpt_thr=0.3, progress=True):
+          device=None, flip_test=True, batch_size=64, bbox_thr=0.3, kpt_thr=0.3, progress=True, skip_bad=False):
     """Pose of the people in `source` (image, folder or video) by `checkpoint` (a poseai checkpoint, or an MMPose one with its `config`).
 
     Boxes: the JSON file `bboxes` (see `load_boxes`), else a torchvision `det_model` with local weights `det_weights`, else the whole image.
-    Writes drawn images (or an mp4) and JSON predictions under `out_dir`; returns a summary dict (frames, people, files written)."""
+    Writes drawn images (or an mp4) and JSON predictions under `out_dir`; returns a summary dict (frames, people, files written, and with `skip_bad` the
+    images of a folder that could not be read, passed over instead of stopping the run)."""
     detector = None if det_weights is None else TorchvisionDetector(det_weights, det_model, score_thr=bbox_thr, device=device)
     inferencer = PoseInferencer(config or checkpoint, checkpoint if config else None, device, detector, flip_test=flip_test,
                                 batch_size=batch_size, bbox_thr=bbox_thr, kpt_thr=kpt_thr, progress=progress)
-    frames = people = 0
-    for out in inferencer(source, load_boxes(bboxes) if bboxes else None, out_dir):
+    frames, people, skipped = 0, 0, [] if skip_bad else None
+    for out in inferencer(source, load_boxes(bboxes) if bboxes else None, out_dir, skipped=skipped):
         frames, people = frames + 1, people + len(out['predictions'])
-    return dict(frames=frames, people=people, out_dir=str(out_dir), files=sorted(str(p) for p in Path(out_dir).rglob('*') if p.is_file()))
+    return dict(frames=frames, people=people, out_dir=str(out_dir), files=sorted(str(p) for p in Path(out_dir).rglob('*') if p.is_file()), skipped=skipped or [])
 
 # %% ../nbs/50_inference.ipynb #69d2e8c5
 def _metric(metric, ann_file, metainfo):

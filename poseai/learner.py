@@ -30,7 +30,8 @@ from .inference import inference_topdown
 __all__ = ['RUN_DEFAULTS', 'tiny_pose_config', 'EncodeTargets', 'PoseLoss', 'PoseTraining', 'default_evaluators',
            'PoseEvaluation', 'check_model_fits_data', 'check_monitors', 'pose_splitter', 'torch_adam', 'torch_adamw',
            'PoseLearner', 'pose_learner', 'EMA', 'data_rng_state', 'set_data_rng_state', 'SavePoseCheckpoint',
-           'MMPoseLR', 'rtmpose_lr', 'RepeatDataset', 'build_dataset', 'build_evaluators', 'train', 'PoseDistributed']
+           'MMPoseLR', 'rtmpose_lr', 'RepeatDataset', 'build_dataset', 'build_evaluators', 'run_config', 'train',
+           'PoseDistributed']
 
 # %% ../nbs/40_learner.ipynb #343a5f81
 def tiny_pose_config(num_keypoints=17, input_size=(96, 128), metainfo='coco'):
@@ -355,13 +356,19 @@ class SavePoseCheckpoint(TrackerCallback):
 
     def path(self, kind): return self.learn.path/self.learn.model_dir/f'{self.fname}_{kind}.pth'
 
+    def before_fit(self):
+        super().before_fit()
+        if hasattr(self.learn, 'skip_to_epoch') and self.path('best').is_file():   # a resumed run: the best so far is the saved one, not -inf
+            saved = read_checkpoint(self.path('best'), weights_only=False)['meta'].get('metrics', {}).get(self.monitor)
+            if saved is not None: self.best = saved
+
     def after_epoch(self):
         if not self.recorder.values[-1]: return   # an epoch skipped by fit(..., start_epoch=)
         if self.recorder.values[-1][self.idx] is None: self.new_best = False   # nothing to compare (no validation set)
         else: super().after_epoch()
-        record = dict(zip(self.recorder.metric_names[1:], self.recorder.values[-1]))
-        self.learn.save_checkpoint(self.path('last'), with_opt=self.with_opt, meta=dict(epoch=self.epoch, metrics=record))
-        if self.new_best: self.learn.save_checkpoint(self.path('best'), with_opt=False, meta=dict(epoch=self.epoch, metrics=record))
+        meta = dict(epoch=self.epoch, metrics=dict(zip(self.recorder.metric_names[1:], self.recorder.values[-1])), monitor=self.monitor)
+        self.learn.save_checkpoint(self.path('last'), with_opt=self.with_opt, meta=meta)
+        if self.new_best: self.learn.save_checkpoint(self.path('best'), with_opt=False, meta=meta)
 
 # %% ../nbs/40_learner.ipynb #c2c2b0a7
 @patch
@@ -458,14 +465,19 @@ RUN_DEFAULTS = dict(input_size=(192, 256), bs=32, workers=0, epochs=10, lr=2e-3,
 
 _RUN_PARTS = ('model', 'train', 'valid', 'data_root')   # data_root: MMPose configs' usual variable for the datasets' folder
 
-def train(run, resume=False, **overrides):
-    "Train the run config `run` (dict or file: `model`, `train`, `valid` datasets, `RUN_DEFAULTS` settings); `overrides` replace its settings."
+def run_config(run, **overrides):
+    "The settings of the run config `run` (dict or file) with `RUN_DEFAULTS` filled in and `overrides` applied, checked."
     if isinstance(run, (str, Path)) and not Path(run).is_file(): raise PoseaiError('no such run config file', file=run)
     run = {**RUN_DEFAULTS, **(load_config(run) if isinstance(run, (str, Path)) else run), **overrides}
     unknown = set(run) - set(RUN_DEFAULTS) - set(_RUN_PARTS)
     if unknown: raise PoseaiError(f'unknown run settings {sorted(unknown)} (known: {", ".join(_RUN_PARTS + tuple(RUN_DEFAULTS))})')
     for key in ('model', 'train'):
         if key not in run: raise PoseaiError(f'a run config needs {key!r}')
+    return run
+
+def train(run, resume=False, **overrides):
+    "Train the run config `run` (dict or file: `model`, `train`, `valid` datasets, `RUN_DEFAULTS` settings); `overrides` replace its settings."
+    run = run_config(run, **overrides)
     work_dir, device = Path(run['work_dir']), torch.device(run['device'] or ('cuda' if torch.cuda.is_available() else 'cpu'))
     work_dir.mkdir(parents=True, exist_ok=True)
     (work_dir/'run.json').write_text(json.dumps(run, indent=1, default=str))
