@@ -216,7 +216,6 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                       'poseai.data.download._fetch': ('download.html#_fetch', 'poseai/data/download.py'),
                                       'poseai.data.download._show_progress': ('download.html#_show_progress', 'poseai/data/download.py'),
                                       'poseai.data.download._stream': ('download.html#_stream', 'poseai/data/download.py'),
-                                      'poseai.data.download._umask': ('download.html#_umask', 'poseai/data/download.py'),
                                       'poseai.data.download._why': ('download.html#_why', 'poseai/data/download.py'),
                                       'poseai.data.download.atomic_folder': ('download.html#atomic_folder', 'poseai/data/download.py'),
                                       'poseai.data.download.cache_dir': ('download.html#cache_dir', 'poseai/data/download.py'),

@@ -2,7 +2,7 @@
 import hashlib, http.server, io, os, socket, stat, threading, zipfile
 from pathlib import Path
 import cv2, numpy as np, pytest, scipy.io
-from conftest import shared_file
+from conftest import data_file
 from poseai.core import PoseaiError
 from poseai.data import download as dl
 from poseai.data.download import *
@@ -239,10 +239,10 @@ def test_catalogue_ships_with_the_package():
 
 @pytest.mark.parametrize('name', ['lsp', 'dlc-openfield'])
 def test_shared_copies_are_the_published_content(name):
-    check_tutorial_data(name, shared_file('data', name))
+    check_tutorial_data(name, data_file(name))
 
-def test_a_changed_shared_file_is_caught(tmp_path):
-    lsp = shared_file('data', 'lsp')
+def test_a_changed_data_file_is_caught(tmp_path):
+    lsp = data_file('lsp')
     (tmp_path/'images').mkdir(); (tmp_path/'joints.mat').write_bytes((lsp/'joints.mat').read_bytes())
     for image in sorted((lsp/'images').glob('*.jpg'))[:-1]: (tmp_path/'images'/image.name).symlink_to(image)
     with pytest.raises(PoseaiError, match=r'differ from the published Leeds Sports Pose'): check_tutorial_data('lsp', tmp_path)   # one image short

@@ -10,7 +10,7 @@ from importlib.resources import files
 from pathlib import Path
 from urllib.parse import urlparse
 import poseai
-from ..core import PoseaiError
+from ..core import PoseaiError, atomic_write, current_umask
 
 # %% auto #0
 __all__ = ['TUTORIAL_DATA', 'SHARED_DATA', 'TUTORIAL_PREFIX', 'cache_dir', 'file_sha256', 'files_digest', 'download_url',
@@ -39,12 +39,6 @@ def files_digest(folder, pattern):
     return hashlib.sha256(''.join(lines).encode()).hexdigest()
 
 # %% ../../nbs/02a_download.ipynb #de17596c
-def _umask():
-    "This process's umask (read by setting it and putting it back)."
-    mask = os.umask(0o22)
-    os.umask(mask)
-    return mask
-
 def _why(e):
     "What went wrong in a failed request, in a few words."
     return f'HTTP {e.code} {e.reason}' if isinstance(e, urllib.error.HTTPError) else str(getattr(e, 'reason', None) or e)
@@ -72,14 +66,9 @@ def download_url(url, dest, sha256=None, progress=True, timeout=60):
     dest = Path(dest)
     if dest.is_file() and (sha256 is None or file_sha256(dest) == sha256): return dest
     dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f'.{dest.name}.', suffix='.part')
-    try:
-        with os.fdopen(fd, 'wb') as f: got = _stream(url, f, progress, timeout)
+    with atomic_write(dest, suffix='.part') as tmp:   # poseai.core: a temporary file beside `dest`, given the umask's mode and renamed
+        with open(tmp, 'wb') as f: got = _stream(url, f, progress, timeout)
         if sha256 is not None and got != sha256: raise PoseaiError(f'{url}: sha256 mismatch: expected {sha256}, got {got}')
-        os.chmod(tmp, 0o666 & ~_umask())
-        os.replace(tmp, dest)
-    finally:
-        if os.path.exists(tmp): os.remove(tmp)
     return dest
 
 # %% ../../nbs/02a_download.ipynb #4170a208
