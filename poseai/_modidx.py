@@ -119,6 +119,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                             'poseai.cli._HelpFormatter._get_help_string': ('cli.html#_helpformatter._get_help_string', 'poseai/cli.py'),
                             'poseai.cli._bench': ('cli.html#_bench', 'poseai/cli.py'),
                             'poseai.cli._benchmarks': ('cli.html#_benchmarks', 'poseai/cli.py'),
+                            'poseai.cli._data': ('cli.html#_data', 'poseai/cli.py'),
                             'poseai.cli._demo': ('cli.html#_demo', 'poseai/cli.py'),
                             'poseai.cli._export': ('cli.html#_export', 'poseai/cli.py'),
                             'poseai.cli._infer': ('cli.html#_infer', 'poseai/cli.py'),

@@ -20,6 +20,7 @@ with warnings.catch_warnings():   # fastai scripts a few functions as it is impo
     from poseai.learner import EncodeTargets, RUN_DEFAULTS, build_dataset, run_config, tiny_pose_config, train
     from poseai.inference import IMAGE_SUFFIXES, infer, evaluate_checkpoint
     from poseai.export import EXPORTERS, SUFFIXES, export_model
+    from poseai.data.download import TUTORIAL_DATA, tutorial_data
 
 # %% auto #0
 __all__ = ['BBOXES_HELP', 'COMMANDS', 'checkpoint_meta', 'run_summary', 'demo', 'LogLines', 'main']
@@ -160,6 +161,8 @@ def _parser():
     p.add_argument('--format', choices=list(EXPORTERS), help="the format (default: the one OUT's suffix names)")
     p.add_argument('--input-size', type=int, nargs=2, metavar=('W', 'H'), help="check the model's input size (width, height)")
     p.add_argument('--no-flip', action='store_true', help='no flip test inside the exported model')
+    p = command('data', 'find a tutorial dataset, or download it (checked against its published sha256) into the cache; its folder on stdout')
+    p.add_argument('name', choices=list(TUTORIAL_DATA), help=', '.join(f"{n}: {e['title']} ({e['size'] / 1e6:.0f} MB)" for n, e in TUTORIAL_DATA.items()))
     p = command('bench', "run a benchmark script of the repository's bench/ folder")
     p.add_argument('name', help=f"the script: {', '.join(_benchmarks()) or 'none here (benchmarks live in a source checkout)'}")
     p.add_argument('args', nargs=argparse.REMAINDER, help="its arguments ('--help' describes it)")
@@ -248,6 +251,8 @@ def _test(a, bars):
 def _export(a, bars):
     return 0, str(export_model(a.source, a.out, a.format, a.input_size, not a.no_flip, a.checkpoint))
 
+def _data(a, bars): return 0, str(tutorial_data(a.name, progress=bars))
+
 def _bench(a, bars):
     "Run `bench/<name>.py` of the source checkout with its arguments; `--help` gives its description (and its options, if it parses any)."
     script = Path(poseai.__file__).resolve().parent.parent/'bench'/f'{a.name}.py'
@@ -259,7 +264,7 @@ def _bench(a, bars):
     if {'-h', '--help'} & set(a.args) and not parses_options: return 0, f'poseai bench {a.name}: {ast.get_docstring(tree) or "(no description)"}'
     return subprocess.run([sys.executable, str(script), *a.args]).returncode, None
 
-COMMANDS = dict(demo=_demo, train=_train, infer=_infer, test=_test, export=_export, bench=_bench)
+COMMANDS = dict(demo=_demo, train=_train, infer=_infer, test=_test, export=_export, data=_data, bench=_bench)
 _USER_ERRORS = (PoseaiError, FileNotFoundError, PermissionError, IsADirectoryError, NotADirectoryError)
 
 def _one_line(e, limit=500):

@@ -230,3 +230,19 @@ def test_demo_ends_with_the_score_of_the_checkpoint_it_points_to(tmp_path, capsy
     assert last_line.startswith(f"the best checkpoint (after {best['epoch'] + 1} of ") and f"scores AP {best['metrics']['AP']:.3f}" in last_line
     assert "AP is COCO's keypoint average precision" in last_line
     assert json.loads((tmp_path / 'metrics.json').read_text())['best_epoch']['AP'] == best['metrics']['AP']
+
+# `poseai data NAME`: the tutorial data's folder alone on stdout, found or downloaded
+from poseai.data.download import TUTORIAL_DATA
+from test_download import server, places, zip_entry, lsp_zip
+
+def test_data_prints_the_folder_it_finds_or_downloads(server, places, capsys, monkeypatch):
+    monkeypatch.setitem(TUTORIAL_DATA, 'tiny-lsp', zip_entry(server, lsp_zip()))   # served on 127.0.0.1
+    folder = places / 'cache' / 'data' / 'tiny-lsp'
+    assert run(capsys, 'data', 'tiny-lsp') == (0, f'{folder}\n', '')   # downloaded; not on a terminal, so no progress line in a log
+    assert (folder / 'joints.mat').is_file() and len(server.requests) == 1
+    assert run(capsys, 'data', 'tiny-lsp') == (0, f'{folder}\n', '') and len(server.requests) == 1   # then found in the cache
+    own = places / 'own'; (own / 'lsp').mkdir(parents=True); (own / 'lsp' / 'joints.mat').write_bytes(b'')
+    monkeypatch.setenv('POSEAI_DATA', str(own))
+    assert run(capsys, 'data', 'lsp') == (0, f'{own / "lsp"}\n', '')   # a copy of the user's own comes first
+    status, out, err = run(capsys, 'data', 'mpii')
+    assert status == 2 and "invalid choice: 'mpii'" in err
