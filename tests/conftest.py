@@ -26,6 +26,13 @@ def data_file(*parts):
         pytest.skip(next((why for key, why in SHARED_ONLY.items() if rel.startswith(key)), f'{rel} is neither in tests/data nor in ../shared'))
     return path
 
+@pytest.fixture
+def umask():
+    "Set the process's umask for one test, and put it back."
+    old = os.umask(0o022)
+    yield os.umask
+    os.umask(old)
+
 @pytest.fixture(autouse=True)
 def _seeded():
     "Every test starts from the same random state, so random weights and inputs cannot make a run flaky."

@@ -204,13 +204,6 @@ def test_run_summary_reports_the_best_and_the_last_epoch(tmp_path):
     assert run_summary(tmp_path).splitlines() == [f'best: AP 0.302 after 8 of 10 epochs: {tmp_path}/models/pose_best.pth',
                                                  f'last: AP 0.294 after 10 of 10 epochs: {tmp_path}/models/pose_last.pth (--resume continues from it)']
 
-@pytest.fixture
-def umask():
-    "Set the process's umask for a test (and put the old one back)."
-    old = os.umask(0o022)
-    yield os.umask
-    os.umask(old)
-
 @pytest.mark.parametrize('mask', [0o022, 0o027, 0o002])
 def test_checkpoints_exports_and_json_lists_get_the_umasks_mode(made, capsys, umask, tmp_path, mask):
     _, _, ckpt = made

@@ -40,13 +40,6 @@ def places(tmp_path, monkeypatch):
     monkeypatch.setattr(dl, 'SHARED_DATA', tmp_path/'shared'/'data')
     return tmp_path
 
-@pytest.fixture
-def umask():
-    "Set the process's umask for one test, and put it back."
-    old = os.umask(0o022)
-    yield os.umask
-    os.umask(old)
-
 def tree(folder):
     "Every path under `folder`, relative, as sorted strings (hidden temporary ones included)."
     return sorted(p.relative_to(folder).as_posix() for p in Path(folder).rglob('*'))
