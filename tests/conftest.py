@@ -9,10 +9,10 @@ settings.register_profile('ci', derandomize=True)
 settings.register_profile('explore', max_examples=500)
 settings.load_profile(os.environ.get('HYPOTHESIS_PROFILE', 'ci'))
 
-# What only ../shared holds (paths as for `data_file`), and why a test that needs it is skipped without it
+# What only ../shared (or, for tutorial data, the download cache) holds (paths as for `data_file`), and why a test that needs it is skipped without it
 SHARED_ONLY = {
-    'lsp': 'Leeds Sports Pose (15 MB) lives in ../shared only (a user downloads it from its public address)',
-    'dlc-openfield': "the DeepLabCut example project (27 MB) lives in ../shared only (it comes from DeepLabCut's repository)",
+    'lsp': 'Leeds Sports Pose is not here: `poseai data lsp` downloads it (35 MB) from its public address',
+    'dlc-openfield': "DeepLabCut's open-field project is not here: `poseai data dlc-openfield` downloads it (27 MB) from DeepLabCut's repository",
     'reference/models/td-hm_hrnet-tiny.pth': "the 9 MB full-size HRNet reference lives in ../shared only; tests/data's td-hm_hrnet-mini covers the same code",
     'reference/models/simcc_res18-tiny.pth': "the 3 MB full-size SimCC reference lives in ../shared only; tests/data's simcc_res18-mini covers the same code",
     'reference/models/rle_res18-tiny.pth': "the 3 MB full-size RLE reference lives in ../shared only; tests/data's rle_res18-mini covers the same code",
