@@ -1266,6 +1266,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                  'poseai.registry.import_parts': ('registry.html#import_parts', 'poseai/registry.py'),
                                  'poseai.registry.joints_mse_loss_0x': ('registry.html#joints_mse_loss_0x', 'poseai/registry.py'),
                                  'poseai.registry.joints_ohkm_mse_loss_0x': ('registry.html#joints_ohkm_mse_loss_0x', 'poseai/registry.py'),
+                                 'poseai.registry.model_config_0x': ('registry.html#model_config_0x', 'poseai/registry.py'),
                                  'poseai.registry.topdown_0x': ('registry.html#topdown_0x', 'poseai/registry.py'),
                                  'poseai.registry.topdown_simple_head_0x': ('registry.html#topdown_simple_head_0x', 'poseai/registry.py'),
                                  'poseai.registry.translate_0x': ('registry.html#translate_0x', 'poseai/registry.py')},

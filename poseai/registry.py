@@ -10,7 +10,7 @@ from .core import PoseaiError
 # %% auto #0
 __all__ = ['PART_MODULES', 'MODELS', 'KEYPOINT_CODECS', 'ALIASES_0X', 'DECODING_0X', 'import_parts', 'Registry', 'translate_0x',
            'alias_0x', 'joints_mse_loss_0x', 'joints_ohkm_mse_loss_0x', 'topdown_simple_head_0x', 'heatmap_codec_0x',
-           'topdown_0x']
+           'topdown_0x', 'model_config_0x']
 
 # %% ../nbs/08_registry.ipynb #c71c699a
 PART_MODULES = ('heatmap_codecs', 'coord_codecs', 'losses', 'backbones', 'hrnet', 'necks', 'light_backbones', 'classic_backbones', 'resnet_variants',
@@ -146,3 +146,13 @@ def topdown_0x(backbone, neck=None, keypoint_head=None, train_cfg=None, test_cfg
     head = None if keypoint_head is None else translate_0x(keypoint_head)
     if decoder is not None: head = dict(head, decoder=decoder)
     return dict(type='TopdownPoseEstimator', backbone=backbone, neck=translate_0x(neck), head=head, train_cfg=train_cfg, test_cfg=test_cfg)
+
+# %% ../nbs/08_registry.ipynb #756edb9d
+def model_config_0x(config):
+    "The `model` of a whole 0.x config dict, a `TopDown` given the config's `data_cfg` and its train pipeline's `TopDownGenerateTarget` `sigma`."
+    if not isinstance(config, dict) or 'model' not in config: raise PoseaiError("a whole 0.x config has a 'model' entry", entry='0.x config')
+    model = copy.deepcopy(config['model'])
+    if model.get('type') != 'TopDown': return model
+    if 'data_cfg' in config: model.setdefault('data_cfg', config['data_cfg'])
+    sigmas = [t.get('sigma', 2) for t in config.get('train_pipeline', ()) if t.get('type') == 'TopDownGenerateTarget']
+    return dict(model, sigma=sigmas[0]) if sigmas and 'sigma' not in model else model

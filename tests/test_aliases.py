@@ -2,9 +2,9 @@
 import numpy as np, pytest, torch
 from conftest import data_file, load_model_arrays
 from poseai.core import PoseaiError
-from poseai.registry import MODELS, KEYPOINT_CODECS, ALIASES_0X, translate_0x
+from poseai.registry import MODELS, ALIASES_0X, translate_0x, model_config_0x
 from poseai.metainfo import parse_pose_metainfo
-from poseai.estimators import init_pose_model, save_pose_checkpoint
+from poseai.estimators import init_pose_model, save_pose_checkpoint, load_config
 from test_estimators import reference
 
 # tests/data/reference/models/td-hm_res18-tiny (an MMPose 1.x checkpoint, MANIFEST.json has its 1.x config) in 0.x words
@@ -78,3 +78,16 @@ def test_aliases_are_in_the_registry():
     assert {'TopDown', 'TopDownSimpleHead', 'JointsMSELoss', 'JointsOHKMMSELoss'} <= set(ALIASES_0X)
     for name in ALIASES_0X: assert name in MODELS and MODELS.get(name).__name__ == name
     assert 'TopDown' in MODELS.names()
+
+def test_whole_0x_config_file_gives_topdown_its_data_cfg_and_sigma(tmp_path):
+    "A 0.x config file (model, data_cfg, train_pipeline beside each other) read by `load_config`: `model_config_0x` gives `TopDown` the codec's sizes and sigma, and MMPose's checkpoint predicts MMPose's scores."
+    model = {k: v for k, v in TINY_0X.items() if k != 'data_cfg'}
+    (tmp_path / 'res18_tiny.py').write_text(f"model = {model!r}\ndata_cfg = {TINY_0X['data_cfg']!r}\n"
+                                            "train_pipeline = [dict(type='LoadImageFromFile'), dict(type='TopDownGenerateTarget', sigma=3)]\n")
+    cfg = model_config_0x(load_config(tmp_path / 'res18_tiny.py'))
+    assert (cfg['data_cfg'], cfg['sigma']) == (TINY_0X['data_cfg'], 3)
+    est = init_pose_model(cfg, data_file(*CHECKPOINT))
+    assert (est.head.decoder.input_size, est.head.decoder.heatmap_size, est.head.decoder.sigma) == ((192, 256), (48, 64), 3)
+    ref = load_model_arrays(data_file('reference', 'models', 'td-hm_res18-tiny.npz'))
+    scores = est.predict(torch.from_numpy(ref['input']), flip_indices=parse_pose_metainfo('coco')['flip_indices'])[1]
+    np.testing.assert_allclose(scores.numpy(), ref['scores'], atol=1e-4, rtol=0)
