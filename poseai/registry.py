@@ -4,11 +4,13 @@
 
 # %% ../nbs/08_registry.ipynb #6b0687ef
 from __future__ import annotations
-import copy, difflib, importlib
+import copy, difflib, importlib, inspect
 from .core import PoseaiError
 
 # %% auto #0
-__all__ = ['PART_MODULES', 'MODELS', 'KEYPOINT_CODECS', 'import_parts', 'Registry']
+__all__ = ['PART_MODULES', 'MODELS', 'KEYPOINT_CODECS', 'ALIASES_0X', 'DECODING_0X', 'import_parts', 'Registry', 'translate_0x',
+           'alias_0x', 'joints_mse_loss_0x', 'joints_ohkm_mse_loss_0x', 'topdown_simple_head_0x', 'heatmap_codec_0x',
+           'topdown_0x', 'model_config_0x']
 
 # %% ../nbs/08_registry.ipynb #c71c699a
 PART_MODULES = ('heatmap_codecs', 'coord_codecs', 'losses', 'backbones', 'hrnet', 'necks', 'light_backbones', 'classic_backbones', 'resnet_variants',
@@ -67,3 +69,90 @@ class Registry:
 
 MODELS = Registry('models')
 KEYPOINT_CODECS = Registry('keypoint codecs')
+
+# %% ../nbs/08_registry.ipynb #4c9f4842
+ALIASES_0X = {}   # MMPose 0.x name -> its translation function (0.x arguments -> 1.x config dict)
+
+def _unknown_0x(alias, names, where='argument'):
+    "A `PoseaiError` naming the first of `names`, the 0.x `alias`'s arguments (or `where` entries) that poseai does not translate."
+    if names: raise PoseaiError(f'{next(iter(names))!r} is not a 0.x {where} that poseai translates', entry=f'0.x alias {alias}')
+
+def translate_0x(cfg):
+    "The 1.x config of `cfg` when its type is a 0.x alias, else `cfg` unchanged."
+    translate = ALIASES_0X.get(cfg.get('type')) if isinstance(cfg, dict) else None
+    if translate is None: return cfg
+    args = {k: v for k, v in cfg.items() if k not in ('type', '_scope_')}
+    _unknown_0x(cfg['type'], [a for a in args if a not in inspect.signature(translate).parameters])
+    return translate(**args)
+
+def alias_0x(registry, name):
+    "Decorator: register `name`, an MMPose 0.x type, in `registry` as the 1.x part the decorated function translates its arguments to."
+    def register(translate):
+        def build(**args): return registry.build(translate_0x(dict(type=name, **args)))
+        build.__name__ = build.__qualname__ = name
+        ALIASES_0X[name] = translate
+        registry.register_module(build, name=name)
+        return translate
+    return register
+
+# %% ../nbs/08_registry.ipynb #549076b5
+@alias_0x(MODELS, 'JointsMSELoss')
+def joints_mse_loss_0x(use_target_weight=False, loss_weight=1.):
+    "0.x `JointsMSELoss` -> `KeypointMSELoss`."
+    return dict(type='KeypointMSELoss', use_target_weight=use_target_weight, loss_weight=loss_weight)
+
+@alias_0x(MODELS, 'JointsOHKMMSELoss')
+def joints_ohkm_mse_loss_0x(use_target_weight=False, topk=8, loss_weight=1.):
+    "0.x `JointsOHKMMSELoss` -> `KeypointOHKMMSELoss`."
+    return dict(type='KeypointOHKMMSELoss', use_target_weight=use_target_weight, topk=topk, loss_weight=loss_weight)
+
+# %% ../nbs/08_registry.ipynb #3e4cbb56
+@alias_0x(MODELS, 'TopDownSimpleHead')
+def topdown_simple_head_0x(in_channels, out_channels, num_deconv_layers=3, num_deconv_filters=(256, 256, 256), num_deconv_kernels=(4, 4, 4),
+                           extra=None, loss_keypoint=None):
+    "0.x `TopDownSimpleHead` -> `HeatmapHead`."
+    if num_deconv_layers and not (len(num_deconv_filters) == len(num_deconv_kernels) == num_deconv_layers):
+        raise PoseaiError(f'num_deconv_layers {num_deconv_layers} differs from the lengths of num_deconv_filters {num_deconv_filters} or num_deconv_kernels {num_deconv_kernels}', entry='0.x alias TopDownSimpleHead')
+    extra = dict(extra or {})
+    final_kernel, num_convs, conv_kernels = extra.pop('final_conv_kernel', 1), extra.pop('num_conv_layers', 0), extra.pop('num_conv_kernels', ())
+    _unknown_0x('TopDownSimpleHead', extra, 'extra entry')
+    deconvs = tuple(num_deconv_filters) if num_deconv_layers else ()
+    head = dict(type='HeatmapHead', in_channels=in_channels, out_channels=out_channels, deconv_out_channels=deconvs or None,
+                deconv_kernel_sizes=tuple(num_deconv_kernels) if deconvs else None,
+                conv_out_channels=((deconvs or (in_channels,))[-1],) * num_convs or None, conv_kernel_sizes=tuple(conv_kernels) or None,
+                final_layer=dict(kernel_size=final_kernel, padding=1 if final_kernel == 3 else 0))
+    return head if loss_keypoint is None else dict(head, loss=translate_0x(loss_keypoint))
+
+# %% ../nbs/08_registry.ipynb #d45e6e0e
+def heatmap_codec_0x(data_cfg, sigma=2, post_process='default', modulate_kernel=11, use_udp=False, target_type='GaussianHeatmap'):
+    "The 1.x heatmap codec config of a 0.x `data_cfg` (its `image_size`, `heatmap_size`), `TopDownGenerateTarget`'s `sigma` and `test_cfg`'s decoding options."
+    if post_process not in ('default', 'unbiased'): raise PoseaiError(f"post_process {post_process!r} is not translated (poseai decodes 'default' and 'unbiased')", entry='0.x alias TopDown')
+    if target_type != 'GaussianHeatmap': raise PoseaiError(f"target_type {target_type!r} is not translated (poseai decodes 'GaussianHeatmap')", entry='0.x alias TopDown')
+    sizes = dict(input_size=tuple(data_cfg['image_size']), heatmap_size=tuple(data_cfg['heatmap_size']), sigma=sigma, blur_kernel_size=modulate_kernel)
+    return dict(type='UDPHeatmap', **sizes) if use_udp else dict(type='MSRAHeatmap', **sizes, unbiased=post_process == 'unbiased')
+
+# %% ../nbs/08_registry.ipynb #5526f721
+DECODING_0X = ('post_process', 'modulate_kernel', 'use_udp', 'target_type')   # 0.x test_cfg entries that are the 1.x decoder's
+
+@alias_0x(MODELS, 'TopDown')
+def topdown_0x(backbone, neck=None, keypoint_head=None, train_cfg=None, test_cfg=None, pretrained=None, data_cfg=None, sigma=2):
+    "0.x `TopDown` -> `TopdownPoseEstimator`."
+    test_cfg = dict(test_cfg or {})
+    decoding = {k: test_cfg.pop(k) for k in DECODING_0X if k in test_cfg}
+    _unknown_0x('TopDown', set(test_cfg) - {'flip_test', 'shift_heatmap'}, 'test_cfg entry')
+    decoder = None if data_cfg is None else heatmap_codec_0x(data_cfg, sigma, **decoding)
+    backbone = translate_0x(backbone)
+    if pretrained is not None: backbone = dict(backbone, init_cfg=dict(type='Pretrained', checkpoint=pretrained))
+    head = None if keypoint_head is None else translate_0x(keypoint_head)
+    if decoder is not None: head = dict(head, decoder=decoder)
+    return dict(type='TopdownPoseEstimator', backbone=backbone, neck=translate_0x(neck), head=head, train_cfg=train_cfg, test_cfg=test_cfg)
+
+# %% ../nbs/08_registry.ipynb #756edb9d
+def model_config_0x(config):
+    "The `model` of a whole 0.x config dict, a `TopDown` given the config's `data_cfg` and its train pipeline's `TopDownGenerateTarget` `sigma`."
+    if not isinstance(config, dict) or 'model' not in config: raise PoseaiError("a whole 0.x config has a 'model' entry", entry='0.x config')
+    model = copy.deepcopy(config['model'])
+    if model.get('type') != 'TopDown': return model
+    if 'data_cfg' in config: model.setdefault('data_cfg', config['data_cfg'])
+    sigmas = [t.get('sigma', 2) for t in config.get('train_pipeline', ()) if t.get('type') == 'TopDownGenerateTarget']
+    return dict(model, sigma=sigmas[0]) if sigmas and 'sigma' not in model else model
