@@ -8,7 +8,7 @@ import copy, json, os, warnings
 from pathlib import Path
 import torch, torch.nn as nn
 from .core import PoseaiError, atomic_write
-from .registry import MODELS
+from .registry import MODELS, model_config_0x, translate_0x
 from .metainfo import parse_pose_metainfo
 from .backbones import load_checkpoint, read_checkpoint
 import poseai.backbones, poseai.hrnet, poseai.necks, poseai.light_backbones, poseai.classic_backbones, poseai.heads   # register their classes
@@ -72,8 +72,9 @@ class TopdownPoseEstimator(nn.Module):
 
 # %% ../nbs/22_estimators.ipynb #70cb5890
 def build_pose_estimator(cfg):
-    "The estimator of a model config dict (or of a full config's `model` entry), remembering its config as `.config`."
-    cfg = copy.deepcopy(cfg.get('model', cfg) if isinstance(cfg, dict) else cfg)
+    "The estimator of a model config dict (or of a full config's `model` entry; MMPose 0.x configs translated), remembering its 1.x config as `.config`."
+    cfg = copy.deepcopy(cfg)
+    cfg = translate_0x(model_config_0x(cfg) if isinstance(cfg, dict) and 'model' in cfg else cfg)
     model = MODELS.build(cfg)
     model.config = cfg
     return model

@@ -30,10 +30,10 @@ def test_0x_config_loads_the_1x_checkpoint_and_gives_mmposes_outputs():
     torch.testing.assert_close(kpts, est_1x.predict(x)[0], atol=0, rtol=0)
 
 def test_0x_config_is_saved_and_rebuilds(tmp_path):
-    "A checkpoint of the 0.x-built model keeps the 0.x config and rebuilds the same model."
+    "A checkpoint of the 0.x-built model keeps its 1.x translation and rebuilds the same model."
     model = init_pose_model(TINY_0X, data_file(*CHECKPOINT))
     again = init_pose_model(save_pose_checkpoint(model, tmp_path / 'm.pth'))
-    assert again.config['type'] == 'TopDown'
+    assert again.config == model.config == translate_0x(TINY_0X) and again.config['type'] == 'TopdownPoseEstimator'
     for (k, a), b in zip(model.state_dict().items(), again.state_dict().values()): assert torch.equal(a, b), k
 
 def test_topdown_translation():
@@ -86,7 +86,8 @@ def test_whole_0x_config_file_gives_topdown_its_data_cfg_and_sigma(tmp_path):
                                             "train_pipeline = [dict(type='LoadImageFromFile'), dict(type='TopDownGenerateTarget', sigma=3)]\n")
     cfg = model_config_0x(load_config(tmp_path / 'res18_tiny.py'))
     assert (cfg['data_cfg'], cfg['sigma']) == (TINY_0X['data_cfg'], 3)
-    est = init_pose_model(cfg, data_file(*CHECKPOINT))
+    est = init_pose_model(tmp_path / 'res18_tiny.py', data_file(*CHECKPOINT))   # the file as it is: init_pose_model calls model_config_0x
+    assert est.config == translate_0x(cfg)
     assert (est.head.decoder.input_size, est.head.decoder.heatmap_size, est.head.decoder.sigma) == ((192, 256), (48, 64), 3)
     ref = load_model_arrays(data_file('reference', 'models', 'td-hm_res18-tiny.npz'))
     scores = est.predict(torch.from_numpy(ref['input']), flip_indices=parse_pose_metainfo('coco')['flip_indices'])[1]
