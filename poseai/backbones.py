@@ -180,10 +180,10 @@ def resolve_checkpoint(name):
 
 def _first_line(e): return (str(e).strip().replace('. ', '\n').splitlines() or [''])[0][:150]
 
-def read_checkpoint(name, map_location='cpu', weights_only=True):
-    "The object saved in the checkpoint `name` (see `resolve_checkpoint`); a `PoseaiError` naming the file when it is truncated or not a checkpoint."
+def read_checkpoint(name, map_location='cpu', weights_only=True, mmap=False):
+    "The object saved in the checkpoint `name` (see `resolve_checkpoint`; `mmap`: tensors read only when used); a `PoseaiError` naming the file when it is truncated or not a checkpoint."
     file = resolve_checkpoint(name)
-    try: return torch.load(file, map_location=map_location, weights_only=weights_only)
+    try: return torch.load(file, map_location=map_location, weights_only=weights_only, mmap=mmap)
     except Exception as e: raise PoseaiError(f'truncated or not a checkpoint ({type(e).__name__}: {_first_line(e)})', file=name) from None
 
 class LoadReport(NamedTuple):

@@ -16,6 +16,7 @@ with warnings.catch_warnings():   # fastai scripts a few functions as it is impo
     from poseai.metainfo import *
     from poseai.synthetic import *
     from poseai.dataloaders import PoseDataLoaders
+    from poseai.backbones import read_checkpoint
     from poseai.estimators import build_pose_estimator
     from poseai.learner import EncodeTargets, RUN_DEFAULTS, build_dataset, run_config, tiny_pose_config, train
     from poseai.inference import IMAGE_SUFFIXES, infer, evaluate_checkpoint
@@ -28,9 +29,7 @@ __all__ = ['BBOXES_HELP', 'COMMANDS', 'checkpoint_meta', 'run_summary', 'demo', 
 # %% ../nbs/90_cli.ipynb #a7f60ddf
 def checkpoint_meta(path):
     "The `meta` of the poseai checkpoint at `path` (memory-mapped: the weights are not read), or None when there is no file there."
-    if not Path(path).is_file(): return None
-    try: return torch.load(path, map_location='cpu', weights_only=False, mmap=True).get('meta', {})
-    except Exception as e: raise PoseaiError(f'truncated or not a checkpoint ({type(e).__name__})', file=path) from None
+    return read_checkpoint(path, weights_only=False, mmap=True).get('meta', {}) if Path(path).is_file() else None
 
 def _run_epochs(work_dir):
     "The number of epochs the run in `work_dir` was last started for (its `run.json`), or None."

@@ -73,8 +73,7 @@ class TopdownPoseEstimator(nn.Module):
 # %% ../nbs/22_estimators.ipynb #70cb5890
 def build_pose_estimator(cfg):
     "The estimator of a model config dict (or of a full config's `model` entry; MMPose 0.x configs translated), remembering its 1.x config as `.config`."
-    cfg = copy.deepcopy(cfg)
-    cfg = translate_0x(model_config_0x(cfg) if isinstance(cfg, dict) and 'model' in cfg else cfg)
+    cfg = translate_0x(model_config_0x(cfg) if isinstance(cfg, dict) and 'model' in cfg else copy.deepcopy(cfg))
     model = MODELS.build(cfg)
     model.config = cfg
     return model

@@ -359,7 +359,7 @@ class SavePoseCheckpoint(TrackerCallback):
     def before_fit(self):
         super().before_fit()
         if hasattr(self.learn, 'skip_to_epoch') and self.path('best').is_file():   # a resumed run: the best so far is the saved one, not -inf
-            saved = read_checkpoint(self.path('best'), weights_only=False)['meta'].get('metrics', {}).get(self.monitor)
+            saved = read_checkpoint(self.path('best'), weights_only=False, mmap=True)['meta'].get('metrics', {}).get(self.monitor)
             if saved is not None: self.best = saved
 
     def after_epoch(self):
