@@ -7,7 +7,8 @@ def test_tests_data_is_at_most_25_mb():
     size = sum(p.lstat().st_size for p in DATA.rglob('*')) + DATA.lstat().st_size
     assert size <= 25_000_000, f'tests/data holds {size / 1e6:.1f} MB, more than 25 MB'
 
-def test_lookup_prefers_tests_data_and_maps_shared_layout(tmp_path):
+def test_lookup_prefers_tests_data_and_maps_shared_layout(tmp_path, monkeypatch):
+    monkeypatch.delenv('POSEAI_DATA', raising=False); monkeypatch.setenv('POSEAI_CACHE', str(tmp_path))   # no copy of the user's, an empty cache
     assert find_data('reference', 'bbox.npz') == DATA / 'reference' / 'bbox.npz'
     assert find_data('samples', 'coco', 'test_coco.json') == DATA / 'samples' / 'coco' / 'test_coco.json'
     assert find_data('samples', 'no-such-dataset') is None
